@@ -1,0 +1,52 @@
+import { readFileSync } from "node:fs";
+import { AuditLog } from "./audit/log.js";
+import type { Config } from "./config.js";
+import { databaseFile, openDatabase, type Database_, type Db } from "./db/open.js";
+import { EventBus } from "./events/bus.js";
+import type { Logger } from "./log.js";
+import { createMetrics, type Metrics } from "./ops/metrics.js";
+import { Attendance } from "./rooms/attendance.js";
+import { RoomService } from "./rooms/service.js";
+
+export const VERSION: string = (() => {
+  try {
+    return JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+  } catch {
+    return process.env.PARLEY_VERSION ?? "0.0.0";
+  }
+})();
+
+/** Live figures that the transports fill in; health and metrics read them. */
+export interface LiveCounters {
+  connections(): number;
+  activeRooms(): number;
+}
+
+/** What every capability is built from: config, storage, the bus and the core services. */
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  database: Database_;
+  db: Db;
+  bus: EventBus;
+  metrics: Metrics;
+  audit: AuditLog;
+  attendance: Attendance;
+  rooms: RoomService;
+  live: LiveCounters;
+  version: string;
+  startedAt: number;
+}
+
+export function createContext(config: Config, log: Logger, migrationsFolder?: string): AppContext {
+  const database = openDatabase(databaseFile(config.dataDir), migrationsFolder);
+  const db = database.db;
+  const bus = new EventBus((event, err) => log.error({ err, event }, "event listener failed"));
+  const audit = new AuditLog(db);
+  const attendance = new Attendance(db, bus, log);
+  const closed = attendance.closeDangling(new Date().toISOString());
+  if (closed) log.warn({ closed }, "closed attendance spans left open by the previous run");
+  const rooms = new RoomService({ db, config, bus, audit, attendance });
+  const live: LiveCounters = { connections: () => 0, activeRooms: () => rooms.countByStatus("active") };
+  return { config, log, database, db, bus, metrics: createMetrics(), audit, attendance, rooms, live, version: VERSION, startedAt: Date.now() };
+}

@@ -1,0 +1,130 @@
+import { createAdaptorServer } from "@hono/node-server";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer } from "ws";
+import { createApp, type RouteModule } from "./app.js";
+import type { Config } from "./config.js";
+import { createContext, type AppContext } from "./context.js";
+import type { Logger } from "./log.js";
+
+/** Upper bound of one WebSocket frame (an SDP with many tracks fits easily). */
+export const MAX_WS_FRAME = 64 * 1024;
+const SHUTDOWN_GRACE_MS = 8000;
+const MAINTENANCE_INTERVAL_MS = 15_000;
+
+/**
+ * A capability plugs into the server here: its routes, what it starts once
+ * the server listens (relay sockets, job runners) and what it stops before
+ * the database closes. Adding one is one line in `capabilities()`.
+ */
+export interface Capability {
+  name: string;
+  routes?: RouteModule;
+  start?(env: { ctx: AppContext; server: Server; wss: WebSocketServer }): void | Promise<void>;
+  stop?(): void | Promise<void>;
+}
+
+export type CapabilityFactory = (ctx: AppContext) => Capability;
+
+/** Every capability of the product, in start order. */
+async function capabilities(): Promise<CapabilityFactory[]> {
+  return [];
+}
+
+export interface RunningServer {
+  ctx: AppContext;
+  server: Server;
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Logger, opts: { migrationsFolder?: string; extra?: CapabilityFactory[] } = {}): Promise<RunningServer> {
+  const ctx = createContext(config, log, opts.migrationsFolder);
+  const caps = [...(await capabilities()), ...(opts.extra ?? [])].map((f) => f(ctx));
+  const app = createApp(
+    ctx,
+    caps.flatMap((c) => (c.routes ? [c.routes] : [])),
+  );
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_FRAME, perMessageDeflate: false });
+  const server = createAdaptorServer({ fetch: app.fetch, websocket: { server: wss } }) as Server;
+  server.keepAliveTimeout = 65_000;
+  // Long-polls hold a request for up to 30 s; leave room above that.
+  server.requestTimeout = 120_000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === "EADDRINUSE"
+          ? new Error(`PARLEY_PORT: port ${config.port} on ${config.host} is already in use; stop the other program or choose another port`)
+          : err.code === "EACCES"
+            ? new Error(`PARLEY_PORT: not allowed to listen on port ${config.port}; use a port above 1023 or run with the needed privilege`)
+            : err,
+      );
+    };
+    server.once("error", onError);
+    server.listen(config.port, config.host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+  const started: Capability[] = [];
+  try {
+    for (const c of caps) {
+      await c.start?.({ ctx, server, wss });
+      started.push(c);
+    }
+  } catch (err) {
+    for (const c of started.reverse()) await c.stop?.();
+    server.close();
+    ctx.attendance.stop();
+    ctx.database.close();
+    throw err;
+  }
+
+  const maintenance = setInterval(() => {
+    for (const room of ctx.rooms.overdue()) {
+      try {
+        ctx.rooms.end(room.id, "timeout", "system");
+      } catch (err) {
+        log.warn({ err, roomId: room.id }, "could not end an overdue room");
+      }
+    }
+  }, MAINTENANCE_INTERVAL_MS);
+  maintenance.unref();
+
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}:${port}`;
+  let stopping: Promise<void> | undefined;
+
+  /**
+   * Stop accepting, let in-flight requests finish, close sockets with 1001,
+   * stop capabilities, flush attendance, close SQLite. Bounded: whatever is
+   * still open after the grace period is cut.
+   */
+  const stop = () =>
+    (stopping ??= (async () => {
+      clearInterval(maintenance);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      for (const c of [...caps].reverse()) {
+        try {
+          await c.stop?.();
+        } catch (err) {
+          log.warn({ err, capability: c.name }, "capability did not stop cleanly");
+        }
+      }
+      for (const ws of wss.clients) ws.close(1001, "server shutting down");
+      const timer = setTimeout(() => {
+        server.closeAllConnections();
+        for (const ws of wss.clients) ws.terminate();
+      }, SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(timer);
+      wss.close();
+      ctx.attendance.stop();
+      ctx.database.close();
+    })());
+
+  return { ctx, server, url, port, stop };
+}

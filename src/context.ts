@@ -20,6 +20,12 @@ export const VERSION: string = (() => {
 export interface LiveCounters {
   connections(): number;
   activeRooms(): number;
+  /**
+   * Whether a participant may have media resources (TURN credentials,
+   * recordings) now: false while they wait in a lobby. Signaling replaces
+   * the default, which only knows a room's settings.
+   */
+  isAdmitted(roomId: string, participantId: string, role: string): boolean;
 }
 
 /** What every capability is built from: config, storage, the bus and the core services. */
@@ -47,6 +53,10 @@ export function createContext(config: Config, log: Logger, migrationsFolder?: st
   const closed = attendance.closeDangling(new Date().toISOString());
   if (closed) log.warn({ closed }, "closed attendance spans left open by the previous run");
   const rooms = new RoomService({ db, config, bus, audit, attendance });
-  const live: LiveCounters = { connections: () => 0, activeRooms: () => rooms.countByStatus("active") };
+  const live: LiveCounters = {
+    connections: () => 0,
+    activeRooms: () => rooms.countByStatus("active"),
+    isAdmitted: (roomId, _participantId, role) => role === "host" || role === "moderator" || rooms.get(roomId)?.waitingRoom === false,
+  };
   return { config, log, database, db, bus, metrics: createMetrics(), audit, attendance, rooms, live, version: VERSION, startedAt: Date.now() };
 }

@@ -28,7 +28,9 @@ export type CapabilityFactory = (ctx: AppContext) => Capability;
 
 /** Every capability of the product, in start order. */
 async function capabilities(): Promise<CapabilityFactory[]> {
-  return [];
+  return [
+    (await import("./invites/routes.js")).invitesCapability,
+  ];
 }
 
 export interface RunningServer {

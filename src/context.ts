@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { AuditLog } from "./audit/log.js";
 import type { Config } from "./config.js";
 import { databaseFile, openDatabase, type Database_, type Db } from "./db/open.js";
@@ -7,14 +6,9 @@ import type { Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
 import { Attendance } from "./rooms/attendance.js";
 import { RoomService } from "./rooms/service.js";
+import { appVersion } from "./runtime.js";
 
-export const VERSION: string = (() => {
-  try {
-    return JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
-  } catch {
-    return process.env.PARLEY_VERSION ?? "0.0.0";
-  }
-})();
+export const VERSION: string = appVersion();
 
 /** Live figures that the transports fill in; health and metrics read them. */
 export interface LiveCounters {

@@ -2,8 +2,8 @@ import Database from "better-sqlite3";
 import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { migrationsDir, rootDir, sqliteNativeBinding } from "../runtime.js";
 import * as schema from "./schema.js";
 
 export type Db = BetterSQLite3Database<typeof schema>;
@@ -13,8 +13,8 @@ export interface Database_ {
   close(): void;
 }
 
-/** Where drizzle-kit writes migrations; the single binary overrides it with its own copy. */
-export const defaultMigrationsDir = resolve(dirname(fileURLToPath(import.meta.url)), "../../migrations");
+/** The repository's migrations folder (from source); the single executable uses its embedded copy. */
+export const defaultMigrationsDir = join(rootDir(), "migrations");
 
 export function databaseFile(dataDir: string): string {
   return join(dataDir, "parley.sqlite");
@@ -25,9 +25,10 @@ export function databaseFile(dataDir: string): string {
  * WAL lets readers (status pages, backups) run beside the one writer; a busy
  * timeout covers `parley backup` or `sqlite3` holding a lock for a moment.
  */
-export function openDatabase(file: string, migrationsFolder = defaultMigrationsDir): Database_ {
+export function openDatabase(file: string, migrationsFolder = migrationsDir(dirname(file))): Database_ {
   mkdirSync(dirname(file), { recursive: true });
-  const sqlite = new Database(file);
+  // The single executable carries its own copy of the native addon and migrations (see runtime.ts).
+  const sqlite = new Database(file, { nativeBinding: sqliteNativeBinding(dirname(file)) as string | undefined });
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");

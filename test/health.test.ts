@@ -56,3 +56,41 @@ describe("operations surface", () => {
     assert.ok(res.headers.get("x-request-id"));
   });
 });
+
+describe("logs and CORS", () => {
+  it("never writes tokens or keys to the log", async () => {
+    const lines: string[] = [];
+    const s = await startTestServer({ PARLEY_LOG_LEVEL: "debug" }, { logLines: lines });
+    try {
+      const created = await (await s.api("/api/rooms", { method: "POST", json: { participants: [{ name: "A", role: "host" }] } })).json();
+      const token = created.participants[0].token as string;
+      await fetch(`${s.url}/join/${created.roomId}?token=${encodeURIComponent(token)}`);
+      await fetch(`${s.url}/api/rooms/${created.roomId}/status?token=${encodeURIComponent(token)}`, { headers: { authorization: `Bearer ${s.apiKey}` } });
+      await fetch(`${s.url}/api/rooms`, { headers: { authorization: `Bearer ${token}` } });
+      assert.ok(lines.length >= 4, "requests were logged");
+      const all = lines.join("\n");
+      assert.ok(all.includes(`/api/rooms/${created.roomId}/status`), "paths are logged");
+      for (const secret of [token, s.apiKey, s.jwtSecret, token.split(".")[2]!]) assert.ok(!all.includes(secret), "a secret leaked into the log");
+      assert.ok(lines.every((l) => JSON.parse(l).app === "parley"), "structured JSON lines");
+      assert.ok(lines.filter((l) => l.includes('"request"')).every((l) => JSON.parse(l).reqId), "each request line has its request id");
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("answers CORS preflights only for configured origins", async () => {
+    const s = await startTestServer({ PARLEY_CORS_ORIGINS: "https://app.clinic.example" });
+    try {
+      const pre = (origin: string) =>
+        fetch(`${s.url}/api/rooms`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" } });
+      const ok = await pre("https://app.clinic.example");
+      assert.equal(ok.status, 204);
+      assert.equal(ok.headers.get("access-control-allow-origin"), "https://app.clinic.example");
+      assert.match(ok.headers.get("access-control-allow-headers") ?? "", /Authorization/i);
+      const other = await pre("https://evil.example");
+      assert.notEqual(other.headers.get("access-control-allow-origin"), "https://evil.example");
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -29,11 +29,11 @@ export function tempDir(prefix = "parley-test-"): string {
 
 /**
  * Starts the real server in this process on a random port with a fresh data
- * dir. `PARLEY_TEST_LOG=debug` shows its logs.
+ * dir. `PARLEY_TEST_LOG=debug` shows its logs; `opts.logLines` collects them.
  */
 export async function startTestServer(
   env: Record<string, string> = {},
-  opts: { dataDir?: string; port?: number; extra?: CapabilityFactory[] } = {},
+  opts: { dataDir?: string; port?: number; extra?: CapabilityFactory[]; logLines?: string[] } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
   const config = loadConfig({
@@ -46,7 +46,9 @@ export async function startTestServer(
   });
   // Port 0 is not a valid PARLEY_PORT for people; tests ask the OS for a free one.
   if (!opts.port && !env.PARLEY_PORT) config.port = 0;
-  const running = await startServer(config, createLogger(config.logLevel), { extra: opts.extra });
+  const lines = opts.logLines;
+  const destination = lines ? { write: (line: string) => void lines.push(line) } : undefined;
+  const running = await startServer(config, createLogger(config.logLevel, destination), { extra: opts.extra });
   if (!env.PARLEY_PUBLIC_URL) config.publicUrl = running.url;
   const url = running.url;
   const self: TestServer = {

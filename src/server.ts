@@ -1,11 +1,13 @@
 import { createAdaptorServer } from "@hono/node-server";
 import type { Server } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import { createApp, type RouteModule } from "./app.js";
 import type { Config } from "./config.js";
 import { createContext, type AppContext } from "./context.js";
 import type { Logger } from "./log.js";
+import { loadTls, type TlsMaterial } from "./tls/load.js";
 
 /** Upper bound of one WebSocket frame (an SDP with many tracks fits easily). */
 export const MAX_WS_FRAME = 64 * 1024;
@@ -38,10 +40,16 @@ export interface RunningServer {
   server: Server;
   url: string;
   port: number;
+  /** The certificate served now (PARLEY_TLS_CERT/KEY or PARLEY_TLS=self-signed), undefined for plain http. */
+  readonly tls?: TlsMaterial;
+  /** SIGHUP: read the certificate again. Open connections (calls in progress) keep theirs; new ones get the new one. */
+  reloadTls(): TlsMaterial | undefined;
   stop(): Promise<void>;
 }
 
 export async function startServer(config: Config, log: Logger, opts: { migrationsFolder?: string; extra?: CapabilityFactory[] } = {}): Promise<RunningServer> {
+  // Before anything opens: a bad certificate stops start-up with one line naming the variable.
+  let tls = loadTls(config);
   const ctx = createContext(config, log, opts.migrationsFolder);
   const caps = [...(await capabilities()), ...(opts.extra ?? [])].map((f) => f(ctx));
   const app = createApp(
@@ -49,7 +57,12 @@ export async function startServer(config: Config, log: Logger, opts: { migration
     caps.flatMap((c) => (c.routes ? [c.routes] : [])),
   );
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_FRAME, perMessageDeflate: false });
-  const server = createAdaptorServer({ fetch: app.fetch, websocket: { server: wss } }) as Server;
+  // Browsers give camera and microphone only to https pages (or localhost): with TLS on, HTTPS and WSS share PARLEY_PORT.
+  const server = (
+    tls
+      ? createAdaptorServer({ fetch: app.fetch, websocket: { server: wss }, createServer: createHttpsServer, serverOptions: { key: tls.key, cert: tls.cert } })
+      : createAdaptorServer({ fetch: app.fetch, websocket: { server: wss } })
+  ) as Server;
   server.keepAliveTimeout = 65_000;
   // Long-polls hold a request for up to 30 s; leave room above that.
   server.requestTimeout = 120_000;
@@ -96,7 +109,7 @@ export async function startServer(config: Config, log: Logger, opts: { migration
   maintenance.unref();
 
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}:${port}`;
+  const url = `${tls ? "https" : "http"}://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}:${port}`;
   let stopping: Promise<void> | undefined;
 
   /**
@@ -128,5 +141,23 @@ export async function startServer(config: Config, log: Logger, opts: { migration
       ctx.database.close();
     })());
 
-  return { ctx, server, url, port, stop };
+  const reloadTls = () => {
+    if (!tls) return undefined;
+    const next = loadTls(config)!;
+    (server as unknown as HttpsServer).setSecureContext({ key: next.key, cert: next.cert });
+    tls = next;
+    return next;
+  };
+
+  return {
+    ctx,
+    server,
+    url,
+    port,
+    get tls() {
+      return tls;
+    },
+    reloadTls,
+    stop,
+  };
 }

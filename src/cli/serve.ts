@@ -1,0 +1,68 @@
+import { loadConfig } from "../config.js";
+import { createLogger } from "../log.js";
+import { startServer } from "../server.js";
+
+/** `parley` / `parley serve`: start, print the key once and the URL, stop cleanly on SIGTERM/SIGINT, reload TLS on SIGHUP. */
+export async function serve(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  let running;
+  try {
+    running = await startServer(config, log);
+  } catch (err) {
+    process.stderr.write(`parley: cannot start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const { ctx } = running;
+  if (config.generated.includes("PARLEY_API_KEY")) {
+    // Printed once, on the start that created it; later starts reuse it from the data dir.
+    process.stdout.write(
+      `\nParley generated its secrets in ${config.dataDir}/secrets.json (mode 0600).\n` +
+        `  API key (keep it safe, it is shown only this once): ${config.apiKey}\n\n`,
+    );
+  }
+  if (running.tls) process.stdout.write(running.tls.notice + "\n");
+  process.stdout.write(`Parley ${ctx.version} is listening on ${config.publicUrl}  (docs: ${config.publicUrl}/docs)\n`);
+  log.info({ port: running.port, dataDir: config.dataDir, turn: config.turn.mode, tls: config.tls.mode }, "parley started");
+
+  // SIGHUP re-reads the certificate (certbot renewals, systemctl reload); calls in progress keep their connections.
+  process.on("SIGHUP", () => {
+    if (!running.tls) {
+      log.info("SIGHUP: TLS is off, nothing to reload");
+      return;
+    }
+    try {
+      const tls = running.reloadTls()!;
+      log.info({ validTo: tls.validTo, fingerprint: tls.fingerprint }, "TLS certificate reloaded");
+    } catch (err) {
+      // Keep serving the old certificate rather than stop: a half-copied renewal must not take the clinic down.
+      log.error({ err: (err as Error).message }, "TLS reload failed; still serving the previous certificate");
+    }
+  });
+
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    if (++signals > 1) {
+      log.warn({ signal }, "second signal: exiting at once");
+      process.exit(1);
+    }
+    log.info({ signal }, "shutting down");
+    const hard = setTimeout(() => {
+      log.error("shutdown took longer than 10 s; exiting");
+      process.exit(1);
+    }, 10_000);
+    hard.unref();
+    running.stop().then(
+      () => {
+        log.info("stopped cleanly");
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err }, "error during shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}

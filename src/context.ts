@@ -1,3 +1,5 @@
+import { statSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { AuditLog } from "./audit/log.js";
 import type { Config } from "./config.js";
 import { databaseFile, openDatabase, type Database_, type Db } from "./db/open.js";
@@ -44,7 +46,7 @@ export function createContext(config: Config, log: Logger, migrationsFolder?: st
   const bus = new EventBus((event, err) => log.error({ err, event }, "event listener failed"));
   const audit = new AuditLog(db);
   const attendance = new Attendance(db, bus, log);
-  const closed = attendance.closeDangling(new Date().toISOString());
+  const closed = attendance.closeDangling(lastAlive(config.dataDir));
   if (closed) log.warn({ closed }, "closed attendance spans left open by the previous run");
   const rooms = new RoomService({ db, config, bus, audit, attendance });
   const live: LiveCounters = {
@@ -53,4 +55,29 @@ export function createContext(config: Config, log: Logger, migrationsFolder?: st
     isAdmitted: (roomId, _participantId, role) => role === "host" || role === "moderator" || rooms.get(roomId)?.waitingRoom === false,
   };
   return { config, log, database, db, bus, metrics: createMetrics(), audit, attendance, rooms, live, version: VERSION, startedAt: Date.now() };
+}
+
+const ALIVE_FILE = ".alive";
+
+/**
+ * The server touches this file while it runs (see `markAlive`), so after a
+ * crash the attendance spans left open are closed at the last moment the
+ * server was known to be up, not at the restart — downtime is not attendance.
+ */
+function lastAlive(dataDir: string): string {
+  try {
+    return statSync(join(dataDir, ALIVE_FILE)).mtime.toISOString();
+  } catch {
+    return new Date().toISOString();
+  }
+}
+
+export function markAlive(dataDir: string): void {
+  const file = join(dataDir, ALIVE_FILE);
+  const now = new Date();
+  try {
+    utimesSync(file, now, now);
+  } catch {
+    writeFileSync(file, "");
+  }
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import { createApp, type RouteModule } from "./app.js";
 import type { Config } from "./config.js";
-import { createContext, type AppContext } from "./context.js";
+import { createContext, markAlive, type AppContext } from "./context.js";
 import type { Logger } from "./log.js";
 import { loadTls, type TlsMaterial } from "./tls/load.js";
 
@@ -97,7 +97,9 @@ export async function startServer(config: Config, log: Logger, opts: { migration
     throw err;
   }
 
+  markAlive(config.dataDir);
   const maintenance = setInterval(() => {
+    markAlive(config.dataDir);
     for (const room of ctx.rooms.overdue()) {
       try {
         ctx.rooms.end(room.id, "timeout", "system");
@@ -138,6 +140,8 @@ export async function startServer(config: Config, log: Logger, opts: { migration
       clearTimeout(timer);
       wss.close();
       ctx.attendance.stop();
+      // Everyone's span was closed by the sockets closing above; a clean stop is "alive" until now.
+      markAlive(config.dataDir);
       ctx.database.close();
     })());
 

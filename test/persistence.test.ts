@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -92,6 +92,26 @@ describe("storage", () => {
       assert.equal(p.connected, false, "nobody is connected after a restart");
       const sessions = new Database(databaseFile(s.dataDir), { readonly: true }).prepare("select id from sessions").all();
       assert.deepEqual(sessions, [{ id: sessionId }]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("after a crash, closes open attendance at the last moment the server was alive", async () => {
+    const dataDir = tempDir();
+    const d = openDatabase(databaseFile(dataDir));
+    const joined = new Date(Date.now() - 100_000).toISOString();
+    d.sqlite.prepare("insert into rooms (id, session_id, status, started_at) values ('r', 's', 'active', ?)").run(joined);
+    d.sqlite.prepare("insert into participants (room_id, id, session_id, role, connected, first_joined_at, last_joined_at, join_count) values ('r', 'p', 's', 'host', 1, ?, ?, 1)").run(joined, joined);
+    d.close();
+    const alive = new Date(Date.now() - 40_000);
+    writeFileSync(join(dataDir, ".alive"), "");
+    utimesSync(join(dataDir, ".alive"), alive, alive);
+    const s = await startTestServer({}, { dataDir });
+    try {
+      const p = (await (await s.api("/api/rooms/r/status")).json()).participants.p;
+      assert.equal(p.connected, false);
+      assert.ok(Math.abs(p.totalDuration - 60) <= 1, `counted ${p.totalDuration} s, expected 60 (downtime excluded)`);
     } finally {
       await s.close();
     }

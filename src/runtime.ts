@@ -114,13 +114,22 @@ export function migrationsDir(dataDir: string): string {
   return sea ? join(extractAssets(dataDir), "migrations") : join(rootDir(), "migrations");
 }
 
-/** Folder of the static browser files (html, css, the bundled client). */
-export function publicDir(dataDir: string): string {
-  return sea ? join(extractAssets(dataDir), "public") : join(rootDir(), "public");
+/**
+ * Folder of the static browser files (html, css, the bundled client). Inside
+ * the executable it is the copy extracted for the data dir the server opened
+ * (the database opens before any request), so call this when serving, not at
+ * module load.
+ */
+export function publicDir(dataDir?: string): string {
+  if (!sea) return join(rootDir(), "public");
+  if (dataDir) return join(extractAssets(dataDir), "public");
+  const last = [...extracted.values()].pop();
+  if (!last) throw new Error("publicDir() called before the data dir was opened");
+  return join(last, "public");
 }
 
 /** One file under public/ (path relative to it), or undefined when there is no such file. */
-export function readPublicFile(dataDir: string, relPath: string): Buffer | undefined {
+export function readPublicFile(dataDir: string | undefined, relPath: string): Buffer | undefined {
   const base = publicDir(dataDir);
   const file = resolve(base, "." + resolve("/", relPath));
   if (!file.startsWith(base) || !existsSync(file)) return undefined;

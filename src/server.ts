@@ -32,6 +32,7 @@ export type CapabilityFactory = (ctx: AppContext) => Capability;
 async function capabilities(): Promise<CapabilityFactory[]> {
   return [
     (await import("./invites/routes.js")).invitesCapability,
+    (await import("./events/routes.js")).eventsCapability,
     (await import("./turn/capability.js")).turnCapability,
   ];
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import { createApp, type RouteModule } from "./app.js";
 import type { Config } from "./config.js";
-import { createContext, markAlive, type AppContext } from "./context.js";
+import { createContext, type AppContext } from "./context.js";
 import type { Logger } from "./log.js";
 import { loadTls, type TlsMaterial } from "./tls/load.js";
 
@@ -32,8 +32,7 @@ export type CapabilityFactory = (ctx: AppContext) => Capability;
 async function capabilities(): Promise<CapabilityFactory[]> {
   return [
     (await import("./invites/routes.js")).invitesCapability,
-    (await import("./events/routes.js")).eventsCapability,
-    (await import("./turn/capability.js")).turnCapability,
+    (await import("./rtms/index.js")).rtmsCapability(),
   ];
 }
 
@@ -53,7 +52,9 @@ export async function startServer(config: Config, log: Logger, opts: { migration
   // Before anything opens: a bad certificate stops start-up with one line naming the variable.
   let tls = loadTls(config);
   const ctx = createContext(config, log, opts.migrationsFolder);
-  const caps = [...(await capabilities()), ...(opts.extra ?? [])].map((f) => f(ctx));
+  const all = [...(await capabilities()), ...(opts.extra ?? [])].map((f) => f(ctx));
+  // An extra capability replaces the built-in one of the same name (tests: RTMS with its simulator).
+  const caps = all.filter((c, i) => !all.slice(i + 1).some((later) => later.name === c.name));
   const app = createApp(
     ctx,
     caps.flatMap((c) => (c.routes ? [c.routes] : [])),
@@ -99,9 +100,7 @@ export async function startServer(config: Config, log: Logger, opts: { migration
     throw err;
   }
 
-  markAlive(config.dataDir);
   const maintenance = setInterval(() => {
-    markAlive(config.dataDir);
     for (const room of ctx.rooms.overdue()) {
       try {
         ctx.rooms.end(room.id, "timeout", "system");
@@ -142,8 +141,6 @@ export async function startServer(config: Config, log: Logger, opts: { migration
       clearTimeout(timer);
       wss.close();
       ctx.attendance.stop();
-      // Everyone's span was closed by the sockets closing above; a clean stop is "alive" until now.
-      markAlive(config.dataDir);
       ctx.database.close();
     })());
 

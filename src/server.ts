@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 import { createApp, type RouteModule } from "./app.js";
 import type { Config } from "./config.js";
-import { createContext, type AppContext } from "./context.js";
+import { createContext, markAlive, type AppContext } from "./context.js";
 import type { Logger } from "./log.js";
 import { loadTls, type TlsMaterial } from "./tls/load.js";
 
@@ -33,6 +33,8 @@ async function capabilities(): Promise<CapabilityFactory[]> {
   return [
     (await import("./invites/routes.js")).invitesCapability,
     (await import("./rtms/index.js")).rtmsCapability(),
+    (await import("./events/routes.js")).eventsCapability,
+    (await import("./turn/capability.js")).turnCapability,
   ];
 }
 
@@ -100,7 +102,9 @@ export async function startServer(config: Config, log: Logger, opts: { migration
     throw err;
   }
 
+  markAlive(config.dataDir);
   const maintenance = setInterval(() => {
+    markAlive(config.dataDir);
     for (const room of ctx.rooms.overdue()) {
       try {
         ctx.rooms.end(room.id, "timeout", "system");
@@ -141,6 +145,8 @@ export async function startServer(config: Config, log: Logger, opts: { migration
       clearTimeout(timer);
       wss.close();
       ctx.attendance.stop();
+      // Everyone's span was closed by the sockets closing above; a clean stop is "alive" until now.
+      markAlive(config.dataDir);
       ctx.database.close();
     })());
 

@@ -35,6 +35,7 @@ async function capabilities(): Promise<CapabilityFactory[]> {
     (await import("./rtms/index.js")).rtmsCapability(),
     (await import("./events/routes.js")).eventsCapability,
     (await import("./turn/capability.js")).turnCapability,
+    (await import("./signaling/capability.js")).signaling,
   ];
 }
 

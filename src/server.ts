@@ -36,6 +36,7 @@ async function capabilities(): Promise<CapabilityFactory[]> {
     (await import("./events/routes.js")).eventsCapability,
     (await import("./turn/capability.js")).turnCapability,
     (await import("./signaling/capability.js")).signaling,
+    (await import("./pages/routes.js")).pagesCapability,
   ];
 }
 

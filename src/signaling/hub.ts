@@ -360,12 +360,12 @@ export class Hub implements LocalDelivery {
       return false;
     }
     const msg = parsed.msg;
-    if (!member.admitted && msg.type !== "leave" && msg.type !== "ping") {
-      this.reject(member, "not_admitted", "you are in the waiting room until a host admits you", msg.id);
-      return false;
-    }
     if (HOST_TYPES.has(msg.type) && !member.isHost) {
       this.reject(member, "forbidden", `only a host or moderator may send "${msg.type}"`, msg.id);
+      return false;
+    }
+    if (!member.admitted && msg.type !== "leave" && msg.type !== "ping") {
+      this.reject(member, "not_admitted", "you are in the waiting room until a host admits you", msg.id);
       return false;
     }
     return (handlers[msg.type] as (hub: Hub, m: Member, msg: unknown, at: number) => boolean)(this, member, msg, receivedAt);

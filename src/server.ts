@@ -34,6 +34,8 @@ async function capabilities(): Promise<CapabilityFactory[]> {
     (await import("./invites/routes.js")).invitesCapability,
     (await import("./rtms/index.js")).rtmsCapability(),
     (await import("./events/routes.js")).eventsCapability,
+    (await import("./rooms/summaryRoutes.js")).summariesCapability,
+    (await import("./audit/routes.js")).auditCapability,
     (await import("./turn/capability.js")).turnCapability,
     (await import("./signaling/capability.js")).signaling,
     (await import("./pages/routes.js")).pagesCapability,

@@ -67,6 +67,12 @@ describe("command line", () => {
       assert.match(h.out, new RegExp(`^  ${name}\\s+${def.replace(/[$*()|.]/g, "\\$&")}\\s`, "m"), `${name} with default ${def}`);
     }
     for (const cmd of ["doctor", "backup <file>", "create-room"]) assert.ok(h.out.includes(`parley ${cmd}`), cmd);
+    // The README's table is generated from the same list (scripts/config-table.mjs).
+    const readme = readFileSync("README.md", "utf8");
+    const table = readme.slice(readme.indexOf("<!-- config-table:start -->"), readme.indexOf("<!-- config-table:end -->"));
+    for (const [name, def] of CONFIG_VARIABLES) {
+      assert.ok(table.includes(`| \`${name}\` | ${def === "-" ? "—" : `\`${def}\``} |`), `README row for ${name}; run: node --import tsx scripts/config-table.mjs`);
+    }
     const bad = await parley(["frobnicate"]);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /unknown command "frobnicate".*--help/);

@@ -203,10 +203,13 @@ export class Mesh {
     const stream = this.local.stream;
     // addTrack (not addTransceiver) where we have a track: if both sides offer at once, the
     // polite side's rollback keeps such transceivers reusable for the winning offer.
-    const a = this.local.audioTrack;
-    e.audioTx = a ? pc.getTransceivers().find((t) => t.sender === pc.addTrack(a, stream)) : pc.addTransceiver("audio", { direction: "sendrecv", streams: [stream] });
-    const v = this.local.videoTrack;
-    e.videoTx = v ? pc.getTransceivers().find((t) => t.sender === pc.addTrack(v, stream)) : pc.addTransceiver("video", { direction: "sendrecv", streams: [stream] });
+    const add = (kind: "audio" | "video", track: MediaStreamTrack | undefined) => {
+      if (!track) return pc.addTransceiver(kind, { direction: "sendrecv", streams: [stream] });
+      const sender = pc.addTrack(track, stream);
+      return pc.getTransceivers().find((t) => t.sender === sender);
+    };
+    e.audioTx = add("audio", this.local.audioTrack);
+    e.videoTx = add("video", this.local.videoTrack);
     if (this.screen) this.addScreen(e);
     this.applyCaps();
   }

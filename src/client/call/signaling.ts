@@ -179,6 +179,11 @@ export class SignalingClient {
       this.failedOpens = 0;
       this.lastHeard = Date.now();
       this.startPing();
+      // A honoured resume sends no welcome, only the missed frames: being open is the signal.
+      if (this.lastSeq > 0) {
+        this.attempt = 0;
+        this.setState("open");
+      }
       const pending = this.outbox.splice(0);
       for (const m of pending) ws.send(JSON.stringify(m));
     };
@@ -224,6 +229,10 @@ export class SignalingClient {
     if (this.failedOpens >= FAILED_OPENS_BEFORE_POLL || this.drops.length >= DROPS_BEFORE_POLL) {
       this.transport = "poll";
       this.attempt = 0;
+      // Mid-call, the first poll resumes from lastSeq (no new welcome, no churn for the others).
+      this.pollJoined = this.lastSeq > 0;
+      const pending = this.outbox.splice(0);
+      this.sendQueue.push(...pending);
       this.connect();
       return;
     }

@@ -33,11 +33,63 @@ function auditRoutes(ctx: AppContext): Hono {
       query: auditQuery,
       responses: { 200: { description: "Entries", schema: z.object({ entries: z.array(entry) }) } },
     },
-    (c, { query }) => c.json({ entries: ctx.audit.list({ ...query, from: utc(query.from), to: utc(query.to) }) }),
+    (c, { query }) => {
+      const entries = ctx.audit.list({ ...query, from: utc(query.from), to: utc(query.to) });
+      // Presence rows are written a moment after they happen (batched), so order by when, then by insertion.
+      entries.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id - b.id));
+      return c.json({ entries });
+    },
   );
   return app;
 }
 
-export function auditCapability(_ctx: AppContext): Capability {
-  return { name: "audit", routes: auditRoutes };
+type Entry = Parameters<AppContext["audit"]["record"]>;
+
+/**
+ * Presence decisions that signaling announces on the bus become audit rows
+ * here (removals are audited by RoomService.markRemoved, consents by the
+ * session record). Rows are written together on the next turn of the event
+ * loop, so a join never makes the relay wait on SQLite.
+ */
+function auditPresence(ctx: AppContext): () => void {
+  let queue: Entry[] = [];
+  const flush = () => {
+    const rows = queue;
+    queue = [];
+    if (!rows.length || !ctx.database.sqlite.open) return;
+    try {
+      ctx.db.transaction(() => {
+        for (const r of rows) ctx.audit.record(...r);
+      });
+    } catch (err) {
+      ctx.log.error({ err, rows: rows.length }, "audit write failed");
+    }
+  };
+  const push = (e: Entry) => {
+    if (!queue.length) setImmediate(flush);
+    queue.push(e);
+  };
+  const offs = [
+    ctx.bus.on("participant-joined", (e) => push([e.roomId, e.participantId, "participant.joined", { role: e.roleLabel ?? e.role, name: e.name, transport: e.transport }, e.at])),
+    ctx.bus.on("participant-left", (e) => push([e.roomId, e.participantId, "participant.left", { reason: e.reason, duration: e.duration }, e.at])),
+    ctx.bus.on("participant-waiting", (e) => push([e.roomId, e.participantId, "participant.waiting", { name: e.name }, e.at])),
+    ctx.bus.on("participant-admitted", (e) => push([e.roomId, e.by, "participant.admitted", { participantId: e.participantId }, e.at])),
+    ctx.bus.on("participant-denied", (e) => push([e.roomId, e.by, "participant.denied", { participantId: e.participantId }, e.at])),
+  ];
+  return () => {
+    for (const off of offs) off();
+    flush();
+  };
+}
+
+export function auditCapability(ctx: AppContext): Capability {
+  let stop: (() => void) | undefined;
+  return {
+    name: "audit",
+    routes: auditRoutes,
+    start: () => {
+      stop = auditPresence(ctx);
+    },
+    stop: () => stop?.(),
+  };
 }

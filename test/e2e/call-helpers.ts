@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join as pathJoin } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.PARLEY_CHROMIUM ?? "/usr/bin/chromium";
@@ -131,7 +131,7 @@ export async function keepsFlowing(c: CallPage, peerId: string, pages: CallPage[
 }
 
 export function artifactsDir(): string {
-  const dir = join(process.cwd(), ".test-artifacts", "call");
+  const dir = pathJoin(process.cwd(), ".test-artifacts", "call");
   mkdirSync(dir, { recursive: true });
   return dir;
 }

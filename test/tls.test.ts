@@ -149,7 +149,7 @@ describe("built-in TLS", () => {
     await assert.rejects(startTestServer({ PARLEY_TLS_CERT: "/nonexistent/cert.pem", PARLEY_TLS_KEY: b.keyFile }), /PARLEY_TLS_CERT.*cannot read/);
   });
 
-  it("SIGHUP makes a running parley serve the renewed certificate without closing open connections", async () => {
+  it("SIGHUP makes a running parley serve the renewed certificate while a call's WebSocket stays open", async () => {
     const { a, b, ca } = twoCertificates();
     const dir = tempDir("parley-tls-hup-");
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -169,7 +169,22 @@ describe("built-in TLS", () => {
     await waitFor(() => /is listening on https:/.test(output), 60_000, () => output);
     assert.match(output, /TLS: .*cert\.pem.*valid until/);
 
-    // An open connection made before the reload (a keep-alive TLS socket, as a call's WebSocket is).
+    // A call's WebSocket (real signaling over WSS) and a keep-alive TLS socket, both opened before the reload.
+    const apiKey = output.match(/API key \(keep it safe, it is shown only this once\): (\S+)/)?.[1];
+    assert.ok(apiKey, output);
+    const created = await new Promise<{ participants: { token: string }[] }>((resolve, reject) => {
+      const req = httpsRequest(`https://localhost:${port}/api/rooms`, { method: "POST", ca, agent: false, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" } }, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => (res.statusCode === 201 ? resolve(JSON.parse(body)) : reject(new Error(`${res.statusCode} ${body}`))));
+      });
+      req.on("error", reject);
+      req.end(JSON.stringify({ participants: [{ name: "Dr. Lee", role: "host" }] }));
+    });
+    const call = new WebSocket(`wss://localhost:${port}/ws?token=${created.participants[0]!.token}`, { ca });
+    const frames: { type: string }[] = [];
+    call.on("message", (d) => frames.push(JSON.parse(String(d))));
+    await waitFor(() => frames.some((f) => f.type === "welcome"), 20_000, () => JSON.stringify(frames));
     const open = await new Promise<import("node:tls").TLSSocket>((resolve, reject) => {
       const s = tlsConnect({ host: "127.0.0.1", port, ca, servername: "localhost" }, () => resolve(s));
       s.on("error", reject);
@@ -182,7 +197,12 @@ describe("built-in TLS", () => {
     await waitFor(() => /TLS certificate reloaded/.test(output), 20_000, () => output);
     assert.equal(await servedFingerprint(port, ca), b.fingerprint);
     assert.equal(child.exitCode, null, "still running");
-    // The old connection still carries requests.
+    // The call's socket is still open and still answered.
+    assert.equal(call.readyState, WebSocket.OPEN);
+    call.send(JSON.stringify({ type: "ping", id: "after-hup" }));
+    await waitFor(() => frames.some((f) => f.type === "pong"), 20_000, () => JSON.stringify(frames));
+    call.close();
+    // The old TLS connection still carries requests.
     const reply = await new Promise<string>((resolve, reject) => {
       let got = "";
       open.on("data", (d) => {

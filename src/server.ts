@@ -38,6 +38,7 @@ async function capabilities(): Promise<CapabilityFactory[]> {
     (await import("./audit/routes.js")).auditCapability,
     (await import("./turn/capability.js")).turnCapability,
     (await import("./signaling/capability.js")).signaling,
+    (await import("./recordings/capability.js")).recordingsCapability,
     (await import("./pages/routes.js")).pagesCapability,
   ];
 }

@@ -1,0 +1,48 @@
+import type { Context } from "hono";
+import { bearer, isApiKey } from "../auth/apiKey.js";
+import { authenticateParticipant } from "../auth/participant.js";
+import { isHostLike, verifyParticipantToken, type Participant } from "../auth/tokens.js";
+import type { AppContext } from "../context.js";
+import { HttpProblem } from "../http/problem.js";
+
+export type Caller = { kind: "apiKey" } | { kind: "participant"; participant: Participant };
+
+/** The bearer token, or `?token=` so a plain download link works in a browser (the access log never logs query strings). */
+export function credential(c: Context): string | undefined {
+  return bearer(c.req.header("authorization")) ?? (c.req.query("token") || undefined);
+}
+
+/**
+ * A participant of `roomId`. Unlike joining, recordings must keep working
+ * after the room ended: the browser finishes its upload, and the host
+ * downloads the file, once everyone has left. So a `room_ended` refusal from
+ * the shared check falls back to verifying the token itself against the same
+ * room (every other refusal stands).
+ */
+export function participantOf(ctx: AppContext, token: string | undefined, roomId: string): Participant {
+  try {
+    return authenticateParticipant(ctx, token, roomId).participant;
+  } catch (err) {
+    if (!(err instanceof HttpProblem) || err.code !== "room_ended") throw err;
+    const room = ctx.rooms.require(roomId);
+    const participant = verifyParticipantToken(token!, ctx.config.jwtSecret, room.hostRoles);
+    if (participant.sessionId && participant.sessionId !== room.sessionId) {
+      throw new HttpProblem(403, "token_session_mismatch", "This token was issued for another session of this room.");
+    }
+    if (ctx.rooms.isRemoved(roomId, participant.id)) throw new HttpProblem(403, "participant_removed", "You were removed from this call by the host.");
+    return participant;
+  }
+}
+
+/** The API key, or a participant token of `roomId` that passes `allow`. */
+export function apiKeyOr(ctx: AppContext, c: Context, roomId: string, allow: (p: Participant) => boolean, refusal: string): Caller {
+  const token = credential(c);
+  if (!token) throw new HttpProblem(401, "unauthorized", "Send the API key or a participant token as 'Authorization: Bearer …'.");
+  if (isApiKey(token, ctx.config.apiKey)) return { kind: "apiKey" };
+  const participant = participantOf(ctx, token, roomId);
+  if (!allow(participant)) throw new HttpProblem(403, "host_required", refusal);
+  return { kind: "participant", participant };
+}
+
+export const hostOfRoom = (p: Participant) => isHostLike(p);
+export const actorOf = (caller: Caller) => (caller.kind === "apiKey" ? "api" : caller.participant.id);

@@ -51,15 +51,21 @@ describe("RTMS ingest without @zoom/rtms (as on this machine)", () => {
     assert.match(!r.ok ? r.reason : "", /@zoom\/rtms is not installed/);
   });
 
-  it("records ingest_unavailable when ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET are missing, even with a client", async () => {
-    const sim = new RtmsSimulator({ clientId: "x", clientSecret: "y" });
-    const s = await startTestServer({ ZOOM_WEBHOOK_SECRET: ZOOM_ENV.ZOOM_WEBHOOK_SECRET }, { extra: [rtmsCapability({ clientFactory: sim.factory })] });
+  it("records ingest_unavailable when ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET are missing, and joins once a restart has them", async () => {
+    const sim = new RtmsSimulator({ clientId: ZOOM_ENV.ZOOM_CLIENT_ID, clientSecret: ZOOM_ENV.ZOOM_CLIENT_SECRET });
+    let s = await startTestServer({ ZOOM_WEBHOOK_SECRET: ZOOM_ENV.ZOOM_WEBHOOK_SECRET }, { extra: [rtmsCapability({ clientFactory: sim.factory })] });
     try {
       assert.equal((await postZoom(s, meetingStarted("noCreds", "no-creds-stream"))).status, 200);
       const row = streamRow(s, "no-creds-stream")!;
       assert.equal(row.status, "ingest_unavailable");
       assert.match(row.reason ?? "", /ZOOM_CLIENT_ID is unset; ZOOM_CLIENT_SECRET is unset/);
       assert.equal(sim.joins.length, 0);
+
+      // The meeting is still running when the operator fixes the configuration and restarts.
+      s = await s.restart(ZOOM_ENV);
+      await sim.waitForJoin("no-creds-stream");
+      const joined = await until(() => (streamRow(s, "no-creds-stream")?.status === "capturing" ? streamRow(s, "no-creds-stream") : undefined), "capturing");
+      assert.equal(joined.reason, null);
     } finally {
       await s.close();
     }

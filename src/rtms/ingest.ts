@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { AppContext } from "../context.js";
-import { rtmsStreams } from "../db/schema.js";
+import { rtmsStreams, zoomEvents } from "../db/schema.js";
 import { AudioCapture } from "./capture.js";
 import { AUDIO_PARAMS, type RtmsClient, type RtmsClientFactory } from "./client.js";
 import { WavJobs } from "./convert.js";
@@ -34,6 +34,8 @@ export interface StreamStart {
 
 /** How often the captured byte count is written back while a stream runs. */
 const PERSIST_BYTES_EVERY_MS = 1000;
+/** How long handled Zoom deliveries are remembered for recognising retries. */
+const ZOOM_EVENT_KEY_DAYS = 7;
 /** How long a shutdown waits for stream tasks in flight. */
 const STOP_WAIT_MS = 5000;
 
@@ -124,6 +126,10 @@ export class RtmsIngest {
     } else {
       this.ctx.log.info("Zoom RTMS ingest ready");
     }
+
+    // Deliveries are only retried for hours; a week of keys is plenty to recognise them.
+    const horizon = new Date(Date.now() - ZOOM_EVENT_KEY_DAYS * 86_400_000).toISOString();
+    this.ctx.db.delete(zoomEvents).where(lt(zoomEvents.receivedAt, horizon)).run();
 
     const resumedJobs = this.wav.resume();
     if (resumedJobs) this.ctx.log.info({ jobs: resumedJobs }, "resuming RTMS audio conversions");
@@ -223,14 +229,19 @@ export class RtmsIngest {
     return join(this.dir, `${safeId(streamId)}.join.json`);
   }
 
-  /** Streams a previous run was capturing when it stopped: rejoin them (Zoom holds a stream open for a reconnect). */
+  /**
+   * Streams a previous run was capturing when it stopped: rejoin them (Zoom
+   * holds a stream open for a reconnect). Streams that could not be joined
+   * before (no SDK then) are tried too, if they have not stopped since.
+   */
   private resumeStreams(): void {
     const open = this.ctx.db
       .select()
       .from(rtmsStreams)
-      .where(and(isNull(rtmsStreams.stoppedAt), inArray(rtmsStreams.status, ["joining", "capturing"])))
+      .where(and(isNull(rtmsStreams.stoppedAt), inArray(rtmsStreams.status, ["joining", "capturing", "ingest_unavailable"])))
       .all();
     for (const s of open) {
+      if (s.status === "ingest_unavailable" && (!this.availability.ok || !existsSync(this.joinInfoPath(s.streamId)))) continue;
       if (!this.availability.ok) {
         this.ctx.db.update(rtmsStreams).set({ status: "ingest_unavailable", reason: this.availability.reason }).where(eq(rtmsStreams.streamId, s.streamId)).run();
         continue;

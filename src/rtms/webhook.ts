@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { inArray } from "drizzle-orm";
 import type { Hono } from "hono";
 import { z } from "zod";
 import type { AppContext } from "../context.js";
@@ -92,10 +92,11 @@ export function zoomWebhookRoute(app: Hono, ctx: AppContext, ingest: RtmsIngest)
         throw new HttpProblem(400, "invalid_body", "Invalid Zoom event payload: server_urls: required for a started event");
       }
 
-      // Zoom retries a delivery it thinks failed, with the same x-zm-trackingid;
-      // without one, the event, its stream and its timestamp identify it.
-      const eventKey = c.req.header("x-zm-trackingid")?.slice(0, 200) || `${body.event}:${streamId}:${body.event_ts ?? ""}`;
-      if (ctx.db.select({ k: zoomEvents.eventKey }).from(zoomEvents).where(eq(zoomEvents.eventKey, eventKey)).get()) {
+      // Zoom retries a delivery it thinks failed. The event, its stream and its
+      // event_ts identify it; x-zm-trackingid, when sent, is kept as a second key.
+      const tracking = c.req.header("x-zm-trackingid")?.trim().slice(0, 200);
+      const eventKeys = [`${body.event}:${streamId}:${body.event_ts ?? ""}`, ...(tracking ? [`tracking:${tracking}`] : [])];
+      if (ctx.db.select({ k: zoomEvents.eventKey }).from(zoomEvents).where(inArray(zoomEvents.eventKey, eventKeys)).get()) {
         return c.json({ received: true, duplicate: true });
       }
 
@@ -106,7 +107,8 @@ export function zoomWebhookRoute(app: Hono, ctx: AppContext, ingest: RtmsIngest)
         status = ingest.stream(streamId)?.status;
         void ingest.stopped(streamId, body.event);
       }
-      ctx.db.insert(zoomEvents).values({ eventKey, event: body.event, receivedAt: new Date().toISOString() }).onConflictDoNothing().run();
+      const receivedAt = new Date().toISOString();
+      ctx.db.insert(zoomEvents).values(eventKeys.map((eventKey) => ({ eventKey, event: body.event, receivedAt }))).onConflictDoNothing().run();
       return c.json({ received: true, ...(status ? { status } : {}) });
     },
   );

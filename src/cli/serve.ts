@@ -1,6 +1,7 @@
 import { loadConfig } from "../config.js";
 import { createLogger } from "../log.js";
 import { startServer } from "../server.js";
+import { machineNames } from "../tls/selfSigned.js";
 
 /** `parley` / `parley serve`: start, print the key once and the URL, stop cleanly on SIGTERM/SIGINT, reload TLS on SIGHUP. */
 export async function serve(): Promise<void> {
@@ -22,6 +23,12 @@ export async function serve(): Promise<void> {
     );
   }
   if (running.tls) process.stdout.write(running.tls.notice + "\n");
+  if (config.tls.mode === "self-signed" && !process.env.PARLEY_PUBLIC_URL) {
+    // TLS for a LAN is pointless if the join links still say localhost.
+    const { dns, ips } = machineNames();
+    const lan = [...dns.filter((d) => d.endsWith(".local")), ...ips.filter((ip) => ip.includes(".") && !ip.startsWith("127."))][0];
+    if (lan) process.stdout.write(`  Join links say localhost: set PARLEY_PUBLIC_URL=https://${lan}:${config.port} so they work from other machines.\n`);
+  }
   process.stdout.write(`Parley ${ctx.version} is listening on ${config.publicUrl}  (docs: ${config.publicUrl}/docs)\n`);
   log.info({ port: running.port, dataDir: config.dataDir, turn: config.turn.mode, tls: config.tls.mode }, "parley started");
 

@@ -105,6 +105,13 @@ describe("Zoom webhook", () => {
     assert.equal(after2.rooms, after1.rooms);
   });
 
+  it("is described in /openapi.json with the transcription route", async () => {
+    const doc = await (await fetch(`${s.url}/openapi.json`)).json();
+    assert.deepEqual(Object.keys(doc.paths["/webhooks/zoom"].post.responses).sort(), ["200", "400", "401", "503", "default"]);
+    const format = doc.paths["/api/rooms/{roomId}/transcription"].get.parameters.find((p: { name: string }) => p.name === "format");
+    assert.deepEqual(format.schema.enum, ["text", "vtt", "json"]);
+  });
+
   it("acknowledges events it does not handle without storing them", async () => {
     const before = zoomTables(s);
     const res = await postZoom(s, { event: "meeting.participant_joined", event_ts: Date.now(), payload: { object: {} } });

@@ -15,7 +15,7 @@ const outdir = join(root, "public", "app");
 /** Each entry becomes public/app/<name>.js (and <name>.css when it imports CSS). */
 export const ENTRIES = [
   { name: "call", entry: "src/client/call/main.ts", budgetGzipKb: 150 },
-  // { name: "console", entry: "src/client/console/main.ts", budgetGzipKb: 150 },
+  { name: "console", entry: "src/client/console/main.ts", budgetGzipKb: 150 },
 ];
 
 /**

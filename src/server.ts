@@ -34,6 +34,7 @@ async function capabilities(): Promise<CapabilityFactory[]> {
     (await import("./invites/routes.js")).invitesCapability,
     (await import("./rtms/index.js")).rtmsCapability(),
     (await import("./events/routes.js")).eventsCapability,
+    (await import("./rooms/consoleRoutes.js")).consoleCapability,
     (await import("./rooms/summaryRoutes.js")).summariesCapability,
     (await import("./audit/routes.js")).auditCapability,
     (await import("./turn/capability.js")).turnCapability,

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { copyFileSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect as tlsConnect } from "node:tls";
@@ -140,6 +140,12 @@ describe("built-in TLS", () => {
     assert.equal(await servedFingerprint(s.port, ca), b.fingerprint);
     assert.equal(ws.readyState, WebSocket.OPEN);
     assert.equal(await roundTrip(ws, "after the reload"), "after the reload");
+
+    // A half-written renewal is refused and the certificate in use stays.
+    writeFileSync(cert, "-----BEGIN CERTIFICATE-----\ntruncated");
+    assert.throws(() => s.running.reloadTls(), /PARLEY_TLS_CERT/);
+    assert.equal(await servedFingerprint(s.port, ca), b.fingerprint);
+    assert.equal(await roundTrip(ws, "still here"), "still here");
     ws.close();
   });
 

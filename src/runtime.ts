@@ -128,18 +128,6 @@ export function publicDir(dataDir?: string): string {
   return join(last, "public");
 }
 
-/** One file under public/ (path relative to it), or undefined when there is no such file. */
-export function readPublicFile(dataDir: string | undefined, relPath: string): Buffer | undefined {
-  const base = publicDir(dataDir);
-  const file = resolve(base, "." + resolve("/", relPath));
-  if (!file.startsWith(base) || !existsSync(file)) return undefined;
-  try {
-    return readFileSync(file);
-  } catch {
-    return undefined;
-  }
-}
-
 let addonCache: object | undefined;
 
 /**

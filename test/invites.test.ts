@@ -237,6 +237,9 @@ describe("an SMTP server that refuses", () => {
       assert.equal(smtp.rcptAttempts(), 3);
       assert.equal(smtp.received.length, 0);
       assert.equal(s.running.ctx.audit.list({ roomId: room.roomId, action: "invite.failed" }).length, 1);
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      assert.match(metrics, /parley_invite_sends_total\{result="retry"\} 2/);
+      assert.match(metrics, /parley_invite_sends_total\{result="failed"\} 1/);
     } finally {
       await s.close();
       await smtp.close();

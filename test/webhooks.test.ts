@@ -98,6 +98,10 @@ describe("signed webhooks", () => {
       assert.equal(log.deliveries[0].lastStatusCode, 200);
       const list = await (await s.api("/api/webhooks")).json();
       assert.deepEqual(list.webhooks[0].deliveries, { delivered: 1 });
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      assert.match(metrics, /parley_webhook_attempts_total\{result="retry"\} 2/);
+      assert.match(metrics, /parley_webhook_attempts_total\{result="delivered"\} 1/);
+      assert.match(metrics, /parley_webhook_deliveries_pending 0/);
     } finally {
       await s.close();
       await receiver.close();

@@ -111,6 +111,11 @@ function webhookRoutes(service: WebhookService, sockets: EventSockets) {
 export function eventsCapability(ctx: AppContext): Capability {
   const sockets = new EventSockets(ctx);
   const service = new WebhookService(ctx);
+  const { Counter, Gauge, registry } = ctx.metrics;
+  const attempts = new Counter({ name: "parley_webhook_attempts_total", help: "Webhook delivery attempts by result (delivered, retry, failed)", labelNames: ["result"] as const, registers: [registry] });
+  service.onAttempt = (result) => attempts.inc({ result });
+  new Gauge({ name: "parley_webhook_deliveries_pending", help: "Webhook deliveries waiting to be (re)sent", registers: [registry], collect() { this.set(service.pendingCount()); } });
+  new Gauge({ name: "parley_event_subscribers", help: "Open /events WebSocket subscribers", registers: [registry], collect() { this.set(sockets.count()); } });
   let unsubscribe: (() => void) | undefined;
   return {
     name: "events",

@@ -44,7 +44,14 @@ export class WebhookService {
   private stopped = false;
   private pumping = false;
 
+  /** Called after every attempt (metrics). */
+  onAttempt: (result: "delivered" | "retry" | "failed") => void = () => {};
+
   constructor(private readonly ctx: AppContext) {}
+
+  pendingCount(): number {
+    return this.ctx.db.select({ n: sql<number>`count(*)` }).from(webhookDeliveries).where(eq(webhookDeliveries.status, "pending")).get()?.n ?? 0;
+  }
 
   create(input: { url: string; events: string[]; secret: string; roomId?: string }): WebhookRow {
     const row = { id: randomUUID(), url: input.url, events: input.events, secret: input.secret, roomId: input.roomId ?? null, createdAt: new Date().toISOString() };
@@ -218,6 +225,7 @@ export class WebhookService {
         .set({ status: "delivered", attempts, lastStatusCode: statusCode, lastError: null, deliveredAt: at })
         .where(eq(webhookDeliveries.id, id))
         .run();
+      this.onAttempt("delivered");
       return;
     }
     const delay = Math.min(webhookTuning.baseDelayMs * 2 ** (attempts - 1), webhookTuning.maxDelayMs) * (0.8 + Math.random() * 0.4);
@@ -228,6 +236,7 @@ export class WebhookService {
       .set({ status: giveUp ? "failed" : "pending", attempts, lastStatusCode: statusCode, lastError: error, nextAttemptAt: new Date(next).toISOString() })
       .where(eq(webhookDeliveries.id, id))
       .run();
+    this.onAttempt(giveUp ? "failed" : "retry");
     this.ctx.log[giveUp ? "warn" : "debug"]({ deliveryId: id, webhookId: h.id, attempts, error }, giveUp ? "webhook delivery given up" : "webhook delivery failed; will retry");
   }
 

@@ -118,6 +118,8 @@ function inviteRoutes(service: InviteService) {
 /** Invites by e-mail: routes plus the due-sender that survives restarts. */
 export function invitesCapability(ctx: AppContext): Capability {
   const service = new InviteService(ctx);
+  const sends = new ctx.metrics.Counter({ name: "parley_invite_sends_total", help: "Invite send attempts by result (sent, retry, failed)", labelNames: ["result"] as const, registers: [ctx.metrics.registry] });
+  service.onAttempt = (result) => sends.inc({ result });
   return {
     name: "invites",
     routes: inviteRoutes(service),

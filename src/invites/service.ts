@@ -49,6 +49,9 @@ export class InviteService {
   private stopped = false;
   private running = false;
 
+  /** Called after every send attempt (metrics). */
+  onAttempt: (result: "sent" | "retry" | "failed") => void = () => {};
+
   constructor(private readonly ctx: AppContext) {
     this.mailer = new Mailer(ctx.config);
   }
@@ -191,6 +194,7 @@ export class InviteService {
         .set({ status: "sent", attempts, sentAt: at, messageId: sent.messageId, outboxFile: sent.file ?? null, lastError: null, nextAttemptAt: null })
         .where(eq(invites.id, id))
         .run();
+      this.onAttempt("sent");
       this.ctx.audit.record(row.roomId, "api", "invite.sent", { inviteId: row.id, participantId: row.participantId, email: row.email, delivery: row.delivery, attempts }, at);
     } catch (err) {
       this.fail(row, attempts, describe(err), false);
@@ -206,6 +210,7 @@ export class InviteService {
       .set({ status: last ? "failed" : "pending", attempts, lastError: reason, nextAttemptAt: last ? null : new Date(Date.now() + delay).toISOString() })
       .where(eq(invites.id, row.id))
       .run();
+    this.onAttempt(last ? "failed" : "retry");
     if (last) {
       this.ctx.audit.record(row.roomId, "system", "invite.failed", { inviteId: row.id, email: row.email, attempts, reason });
       this.ctx.log.warn({ inviteId: row.id, attempts, reason }, "invite could not be delivered");

@@ -258,6 +258,9 @@ describe("signaling over WebSocket", () => {
     const closed = await second.closed;
     assert.equal(closed.code, 4003);
     assert.match(closed.reason, /not today/);
+    const knock = await closeOf(s, g2!.token);
+    assert.equal(knock.code, 4003, "a denied participant cannot knock again at once");
+    assert.match(knock.reason, /^denied/);
     assert.equal(guest.all("peer-joined").length, 0);
     host.close();
     guest.close();

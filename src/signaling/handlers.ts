@@ -1,4 +1,5 @@
 import type { Hub, Member } from "./hub.js";
+import { DENY_COOLDOWN_MS } from "./limits.js";
 import { CLOSE, type ClientMessage, type ClientType } from "./protocol.js";
 
 type Msg<T extends ClientType> = Extract<ClientMessage, { type: T }>;
@@ -82,6 +83,7 @@ export const handlers: { [T in ClientType]: Handler<T> } = {
     if (!target || target.admitted) return peerNotFound(hub, host, msg.data.participantId, msg.id, "nobody with that id is waiting");
     const reason = msg.data.reason ?? "the host declined your request to join";
     hub.send(target, "denied", { reason });
+    host.room.deniedUntil.set(target.id, Date.now() + DENY_COOLDOWN_MS);
     const s = host.room.settings;
     hub.bus.emit("participant-denied", { roomId: s.id, sessionId: s.sessionId, participantId: target.id, by: host.id, at: new Date().toISOString() });
     hub.disconnect(target, CLOSE.forbidden, `denied: ${reason}`.slice(0, 120), "denied");

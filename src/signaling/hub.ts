@@ -90,6 +90,8 @@ export class RoomState {
   readonly everAdmitted = new Set<string>();
   /** Last seq per participant that left, so a rejoin continues the sequence. */
   readonly lastSeq = new Map<string, number>();
+  /** Denied participants cannot knock again until then (ms): a poller that missed its `denied` frame learns it at the door. */
+  readonly deniedUntil = new Map<string, number>();
   /** Active browser recordings: recordingId → participant id. */
   readonly recordings = new Map<string, string>();
   started = false;
@@ -164,6 +166,9 @@ export class Hub implements LocalDelivery {
     }
 
     const admitted = isHostLike(p) || !settings.waitingRoom || room.everAdmitted.has(p.id);
+    if (!admitted && (room.deniedUntil.get(p.id) ?? 0) > Date.now()) {
+      return { ok: false, close: CLOSE.forbidden, code: "denied", reason: "the host declined your request to join; try again later" };
+    }
     if (admitted && room.admittedCount >= settings.maxParticipants) {
       return { ok: false, close: CLOSE.roomFull, code: "room_full", reason: `room is full (${settings.maxParticipants} participants)` };
     }

@@ -62,3 +62,5 @@ export const POLL_MAX_BATCH = 100;
 
 /** People waiting in one lobby. */
 export const LOBBY_MAX = 50;
+/** A denied participant may knock again after this long. */
+export const DENY_COOLDOWN_MS = 30_000;

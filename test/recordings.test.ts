@@ -113,6 +113,8 @@ describe("recordings: chunked upload and processing", () => {
     assert.ok(Math.abs(Number(probed.format.duration) - 6) <= 0.5, `ffprobe duration ${probed.format.duration}`);
     assert.deepEqual(probed.streams.map((x) => x.codec_name).sort(), ["opus", "vp8"]);
     assert.equal(ready.sizeBytes, readFileSync(file).length);
+    const gone = Date.now() + 10_000;
+    while (existsSync(join(s.dataDir, "recordings", recordingId, "chunks")) && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
     assert.ok(!existsSync(join(s.dataDir, "recordings", recordingId, "chunks")), "chunks are removed once processed");
     assert.deepEqual(events, ["recording-started", "recording-stopped", "recording-ready"]);
     offs.forEach((f) => f());

@@ -9,7 +9,8 @@ export interface StagedChunk {
   /** Temporary file holding the bytes; `commit` renames it into place, `discard` removes it. */
   tempPath: string;
   sizeBytes: number;
-  sha256: string;
+  /** Only when asked for (a client sent X-Chunk-Sha256): hashing costs more CPU than the rest of an upload. */
+  sha256: string | null;
 }
 
 /**
@@ -37,11 +38,11 @@ export class ChunkStore {
    * Streams a request body into a temporary file while hashing it, cutting it
    * off at `maxBytes` (the body is never held in memory as a whole).
    */
-  async stage(recordingId: string, body: Readable, maxBytes: number, limitMessage: string): Promise<StagedChunk> {
+  async stage(recordingId: string, body: Readable, maxBytes: number, tooLarge: () => Error, withHash: boolean): Promise<StagedChunk> {
     const chunksDir = join(this.dir(recordingId), "chunks");
     mkdirSync(chunksDir, { recursive: true });
     const tempPath = join(chunksDir, `.${randomBytes(6).toString("hex")}.tmp`);
-    const hash = createHash("sha256");
+    const hash = withHash ? createHash("sha256") : null;
     const out = createWriteStream(tempPath);
     let size = 0;
     try {
@@ -54,8 +55,8 @@ export class ChunkStore {
         };
         const onData = (chunk: Buffer) => {
           size += chunk.length;
-          if (size > maxBytes) return fail(new HttpProblem(413, "chunk_too_large", limitMessage));
-          hash.update(chunk);
+          if (size > maxBytes) return fail(tooLarge());
+          hash?.update(chunk);
           if (!out.write(chunk)) {
             body.pause();
             out.once("drain", () => body.resume());
@@ -72,12 +73,18 @@ export class ChunkStore {
       rmSync(tempPath, { force: true });
       throw err;
     }
-    return { tempPath, sizeBytes: size, sha256: hash.digest("hex") };
+    return { tempPath, sizeBytes: size, sha256: hash ? hash.digest("hex") : null };
   }
 
   /** Synchronous on purpose: the caller claims the index in SQLite and renames in one turn of the event loop. */
   commit(staged: StagedChunk, recordingId: string, index: number): void {
     renameSync(staged.tempPath, this.chunkPath(recordingId, index));
+  }
+
+  /** Whether a staged chunk holds the same bytes as the stored chunk `index` (a retried upload). */
+  async sameAsStored(staged: StagedChunk, recordingId: string, index: number): Promise<boolean> {
+    const [a, b] = await Promise.all([readFile(staged.tempPath), readFile(this.chunkPath(recordingId, index)).catch(() => null)]);
+    return b !== null && a.equals(b);
   }
 
   discard(staged: StagedChunk): void {

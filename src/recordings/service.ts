@@ -14,6 +14,22 @@ import { MAX_CHUNK_BYTES, MAX_LISTED_MISSING, MAX_RECORDING_BYTES, recordingTimi
 import type { RecordingView } from "./schemas.js";
 
 export type RecordingRow = typeof recordings.$inferSelect;
+
+type ClaimArgs = {
+  id: string;
+  index: number;
+  size: number;
+  sha256: string;
+  at: string;
+  limit: number;
+};
+
+/** Thrown inside a SQLite transaction to roll it back with a result. */
+class Rollback extends Error {
+  constructor(readonly result: "closed" | "full") {
+    super(result);
+  }
+}
 export const PROCESS_JOB = "recording.process";
 export const MP4_JOB = "recording.mp4";
 
@@ -21,7 +37,7 @@ export interface ChunkResult {
   created: boolean;
   index: number;
   sizeBytes: number;
-  sha256: string;
+  sha256: string | null;
 }
 
 /**
@@ -33,15 +49,78 @@ export class RecordingService {
   /** Called when a job was queued, so the runner picks it up at once. */
   onJobQueued: () => void = () => {};
 
+  /** The upload path runs these for every chunk: prepared once, not rebuilt per request. */
+  private readonly q;
+  /**
+   * Claims an index and counts its bytes in one SQLite transaction (one WAL
+   * write per chunk). "taken": the index was already stored; "closed": the
+   * recording stopped accepting chunks; "full": over MAX_RECORDING_BYTES.
+   */
+  private readonly claimTx: (a: ClaimArgs) => "ok" | "gone" | "taken" | "closed" | "full";
+  private readonly unclaimTx: (a: { id: string; index: number; size: number }) => void;
+
   constructor(
     private readonly ctx: AppContext,
     readonly store: ChunkStore,
     readonly tools: Tools,
-  ) {}
+  ) {
+    const db = ctx.db;
+    const id = sql.placeholder("id");
+    this.q = {
+      get: db.select().from(recordings).where(eq(recordings.id, id)).prepare(),
+      chunk: db
+        .select()
+        .from(recordingChunks)
+        .where(and(eq(recordingChunks.recordingId, id), eq(recordingChunks.index, sql.placeholder("index"))))
+        .prepare(),
+      claim: db
+        .insert(recordingChunks)
+        .values({ recordingId: id, index: sql.placeholder("index"), sizeBytes: sql.placeholder("size"), sha256: sql.placeholder("sha256"), receivedAt: sql.placeholder("at") })
+        .onConflictDoNothing()
+        .prepare(),
+      unclaim: db
+        .delete(recordingChunks)
+        .where(and(eq(recordingChunks.recordingId, id), eq(recordingChunks.index, sql.placeholder("index"))))
+        .prepare(),
+      addBytes: db
+        .update(recordings)
+        .set({ sizeBytes: sql`${recordings.sizeBytes} + ${sql.placeholder("size")}`, lastChunkAt: sql`${sql.placeholder("at")}` })
+        .where(eq(recordings.id, id))
+        .prepare(),
+      subtractBytes: db
+        .update(recordings)
+        .set({ sizeBytes: sql`${recordings.sizeBytes} - ${sql.placeholder("size")}` })
+        .where(eq(recordings.id, id))
+        .prepare(),
+    };
+    const claim = ctx.database.sqlite.transaction((a: ClaimArgs) => {
+      const rec = this.q.get.get({ id: a.id });
+      if (!rec) return "gone" as const;
+      if (this.q.claim.run(a).changes === 0) return "taken" as const;
+      if (rec.status !== "UPLOADING") throw new Rollback("closed");
+      if (rec.sizeBytes + a.size > a.limit) throw new Rollback("full");
+      this.q.addBytes.run(a);
+      return "ok" as const;
+    });
+    this.claimTx = (a) => {
+      try {
+        return claim(a);
+      } catch (err) {
+        if (err instanceof Rollback) return err.result;
+        throw err;
+      }
+    };
+    const unclaim = ctx.database.sqlite.transaction((a: { id: string; index: number; size: number }) => {
+      this.q.unclaim.run(a);
+      this.q.subtractBytes.run(a);
+    });
+    this.unclaimTx = (a) => unclaim(a);
+  }
 
   get(id: string): RecordingRow | undefined {
-    return this.ctx.db.select().from(recordings).where(eq(recordings.id, id)).get();
+    return this.q.get.get({ id });
   }
+
 
   require(id: string): RecordingRow {
     const row = this.get(id);
@@ -122,89 +201,56 @@ export class RecordingService {
     if (!existing && rec.status !== "UPLOADING") {
       throw new HttpProblem(409, "recording_closed", `The recording is ${rec.status}; it no longer accepts chunks.`);
     }
-    const room = this.recordingRoomBytes(rec.id);
-    const budget = Math.min(MAX_CHUNK_BYTES, existing ? MAX_CHUNK_BYTES : MAX_RECORDING_BYTES - room);
-    const limitMessage =
-      budget < MAX_CHUNK_BYTES
-        ? `The recording would exceed ${MAX_RECORDING_BYTES} bytes (MAX_RECORDING_BYTES); finish it and start a new one.`
-        : `A chunk may be at most ${MAX_CHUNK_BYTES} bytes (MAX_CHUNK_BYTES).`;
-    if (contentLength !== undefined && contentLength > budget) {
-      throw new HttpProblem(413, budget < MAX_CHUNK_BYTES ? "recording_too_large" : "chunk_too_large", limitMessage);
-    }
-    const staged = await this.store.stage(rec.id, body, budget, limitMessage).catch((err: unknown) => {
-      if (err instanceof HttpProblem && err.status === 413 && budget < MAX_CHUNK_BYTES) {
-        throw new HttpProblem(413, "recording_too_large", limitMessage);
-      }
-      throw err;
-    });
+    const budget = Math.min(MAX_CHUNK_BYTES, existing ? MAX_CHUNK_BYTES : MAX_RECORDING_BYTES - rec.sizeBytes);
+    const overall = budget < MAX_CHUNK_BYTES;
+    const limitMessage = overall
+      ? `The recording would exceed ${MAX_RECORDING_BYTES} bytes (MAX_RECORDING_BYTES); finish it and start a new one.`
+      : `A chunk may be at most ${MAX_CHUNK_BYTES} bytes (MAX_CHUNK_BYTES).`;
+    const tooLarge = () => new HttpProblem(413, overall ? "recording_too_large" : "chunk_too_large", limitMessage);
+    if (contentLength !== undefined && contentLength > budget) throw tooLarge();
+    const staged = await this.store.stage(rec.id, body, budget, tooLarge, Boolean(checksum));
+    const refuse = (err: HttpProblem) => {
+      this.store.discard(staged);
+      return err;
+    };
     if (contentLength !== undefined && staged.sizeBytes !== contentLength) {
-      this.store.discard(staged);
-      throw new HttpProblem(400, "upload_interrupted", "The chunk's body is shorter than its Content-Length; send it again.");
+      throw refuse(new HttpProblem(400, "upload_interrupted", "The chunk's body is shorter than its Content-Length; send it again."));
     }
-    if (staged.sizeBytes === 0) {
-      this.store.discard(staged);
-      throw new HttpProblem(400, "empty_chunk", "A chunk must carry at least one byte.");
-    }
+    if (staged.sizeBytes === 0) throw refuse(new HttpProblem(400, "empty_chunk", "A chunk must carry at least one byte."));
     if (checksum && checksum !== staged.sha256) {
-      this.store.discard(staged);
-      throw new HttpProblem(400, "checksum_mismatch", "The chunk's SHA-256 does not match X-Chunk-Sha256; send it again.", { expected: checksum, actual: staged.sha256 });
+      throw refuse(new HttpProblem(400, "checksum_mismatch", "The chunk's SHA-256 does not match X-Chunk-Sha256; send it again.", { expected: checksum, actual: staged.sha256 }));
     }
     // From here to the rename everything is synchronous: the claim and the file appear together.
     const at = new Date().toISOString();
-    if (!this.get(rec.id)) {
-      this.store.discard(staged);
-      throw new HttpProblem(404, "recording_not_found", `The recording "${rec.id}" was deleted.`);
-    }
-    const claimed = this.ctx.db
-      .insert(recordingChunks)
-      .values({ recordingId: rec.id, index, sizeBytes: staged.sizeBytes, sha256: staged.sha256, receivedAt: at })
-      .onConflictDoNothing()
-      .run();
-    if (claimed.changes === 0) {
-      this.store.discard(staged);
+    const claimed = this.claimTx({ id: rec.id, index, size: staged.sizeBytes, sha256: staged.sha256 ?? "", at, limit: MAX_RECORDING_BYTES });
+    if (claimed === "gone") throw refuse(new HttpProblem(404, "recording_not_found", `The recording "${rec.id}" was deleted.`));
+    if (claimed === "taken") {
+      // A retry (the acknowledgement was lost) or a conflict: compare digests when both are known, else the bytes.
       const prior = this.chunk(rec.id, index)!;
-      if (prior.sha256 !== staged.sha256) {
-        throw new HttpProblem(409, "chunk_conflict", `Chunk ${index} was already received with different bytes.`, { index, sha256: prior.sha256 });
-      }
-      return { created: false, index, sizeBytes: prior.sizeBytes, sha256: prior.sha256 };
-    }
-    const current = this.get(rec.id);
-    if (!current || current.status !== "UPLOADING") {
-      // Completed, finalized or deleted while this chunk was streaming in.
-      this.ctx.db.delete(recordingChunks).where(and(eq(recordingChunks.recordingId, rec.id), eq(recordingChunks.index, index))).run();
+      const same =
+        prior.sizeBytes === staged.sizeBytes &&
+        (prior.sha256 && staged.sha256 ? prior.sha256 === staged.sha256 : await this.store.sameAsStored(staged, rec.id, index));
+      if (!same) throw refuse(new HttpProblem(409, "chunk_conflict", `Chunk ${index} was already received with different bytes.`, { index }));
       this.store.discard(staged);
-      throw new HttpProblem(409, "recording_closed", `The recording is ${current?.status ?? "deleted"}; it no longer accepts chunks.`);
+      return { created: false, index, sizeBytes: prior.sizeBytes, sha256: prior.sha256 || staged.sha256 };
     }
-    if (current.sizeBytes + staged.sizeBytes > MAX_RECORDING_BYTES) {
-      this.ctx.db.delete(recordingChunks).where(and(eq(recordingChunks.recordingId, rec.id), eq(recordingChunks.index, index))).run();
-      this.store.discard(staged);
-      throw new HttpProblem(413, "recording_too_large", limitMessage);
+    if (claimed === "closed") {
+      // Completed or finalized while this chunk was streaming in.
+      throw refuse(new HttpProblem(409, "recording_closed", "The recording was completed meanwhile; it no longer accepts chunks."));
     }
+    if (claimed === "full") throw refuse(new HttpProblem(413, "recording_too_large", limitMessage));
     try {
       this.store.commit(staged, rec.id, index);
     } catch (err) {
-      this.ctx.db.delete(recordingChunks).where(and(eq(recordingChunks.recordingId, rec.id), eq(recordingChunks.index, index))).run();
+      this.unclaimTx({ id: rec.id, index, size: staged.sizeBytes });
       this.store.discard(staged);
       throw err;
     }
-    this.ctx.db
-      .update(recordings)
-      .set({ sizeBytes: sql`${recordings.sizeBytes} + ${staged.sizeBytes}`, lastChunkAt: at })
-      .where(eq(recordings.id, rec.id))
-      .run();
     return { created: true, index, sizeBytes: staged.sizeBytes, sha256: staged.sha256 };
   }
 
   private chunk(id: string, index: number) {
-    return this.ctx.db
-      .select()
-      .from(recordingChunks)
-      .where(and(eq(recordingChunks.recordingId, id), eq(recordingChunks.index, index)))
-      .get();
-  }
-
-  private recordingRoomBytes(id: string): number {
-    return this.get(id)?.sizeBytes ?? 0;
+    return this.q.chunk.get({ id, index });
   }
 
   /** The browser says it is done: every index below `chunks` must be there. */

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { describe, it } from "node:test";
-import { startTestServer } from "./helpers/server.js";
+import { createRoom, startTestServer } from "./helpers/server.js";
 import {
   boundUdpPorts,
   fetchCredentials,
   freeUdpPort,
   participantOf,
   relayedAddressOf,
+  runUclient,
   startTurnServer,
   StunClient,
   type TurnCredentialBody,
@@ -28,6 +29,26 @@ describe("TURN relay lifecycle", () => {
       assert.deepEqual(await boundUdpPorts(s.turnPort, s.turnPort), []);
     } finally {
       for (const cl of clients) await cl.close();
+    }
+  });
+
+  it("still refuses a removed participant's credential after a restart", async () => {
+    const s = await startTurnServer();
+    const p = await participantOf(s);
+    const c = (await (await fetchCredentials(s, p.token)).json()) as TurnCredentialBody;
+    s.running.ctx.rooms.markRemoved(p.roomId, p.participantId, "host");
+    const again = await s.restart();
+    try {
+      const r = await runUclient(["-y", "-c", "-u", c.username, "-w", c.password, "-p", String(s.turnPort), "-n", "5", "127.0.0.1"], 30_000);
+      assert.equal(r.received, 0);
+      assert.ok(r.errors.length > 0, r.output.slice(-400));
+      // someone else in the same room is unaffected
+      const other = await createRoom(again, { participants: [{ name: "Bo", role: "participant" }] });
+      const oc = (await (await fetchCredentials(again, other.participants[0]!.token)).json()) as TurnCredentialBody;
+      const ok = await runUclient(["-y", "-c", "-u", oc.username, "-w", oc.password, "-p", String(s.turnPort), "-n", "5", "127.0.0.1"]);
+      assert.equal(ok.lostPackets, 0);
+    } finally {
+      await again.close();
     }
   });
 

@@ -1,4 +1,6 @@
+import { and, gt, isNotNull } from "drizzle-orm";
 import type { AppContext } from "../context.js";
+import { participants } from "../db/schema.js";
 import type { Capability } from "../server.js";
 import { EmbeddedRelay } from "./relay.js";
 import { turnRoutes } from "./routes.js";
@@ -26,6 +28,14 @@ export function turnCapability(ctx: AppContext): Capability {
       await relay.start();
       relays.set(ctx, relay);
       const r = relay;
+      // Removals from before a restart still bind credentials issued before them (they live up to one TTL).
+      const since = new Date(Date.now() - ctx.config.turn.ttlSeconds * 1000).toISOString();
+      const removed = ctx.db
+        .select({ id: participants.id, removedAt: participants.removedAt })
+        .from(participants)
+        .where(and(isNotNull(participants.removedAt), gt(participants.removedAt, since)))
+        .all();
+      for (const p of removed) r.revocations.revoke(p.id, Date.parse(p.removedAt!));
       unsubscribe.push(
         ctx.bus.on("participant-removed", (e) => {
           r.revoke(e.participantId, Date.parse(e.at) || Date.now());

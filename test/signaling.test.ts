@@ -434,3 +434,28 @@ describe("signaling across a restart", () => {
     }
   });
 });
+
+describe("signaling and TURN credentials", () => {
+  it("hands ICE servers with TURN REST credentials in welcome, and none while waiting", async () => {
+    const s = await startTestServer({ PARLEY_TURN: "external", PARLEY_TURN_URLS: "turn:127.0.0.1:3478?transport=udp", PARLEY_TURN_SECRET: "turn-test-secret" });
+    try {
+      const room = await createRoom(s, { waitingRoom: true, participants: people("host", "participant") });
+      const [h, g] = room.participants;
+      const host = await Peer.join(s, h!.token);
+      const turn = host.frames[0]!.data.iceServers.find((x: { username?: string }) => x.username);
+      assert.ok(turn, "a TURN entry with credentials");
+      assert.match(turn.username, new RegExp(`^\\d+:${h!.id}$`));
+      assert.equal(typeof turn.credential, "string");
+      const guest = await Peer.join(s, g!.token);
+      assert.equal(guest.frames[0]!.type, "waiting");
+      assert.ok(!JSON.stringify(guest.frames).includes("turn:"), "no relay address while waiting");
+      host.send({ type: "admit", data: { participantId: g!.id } });
+      const welcome = await guest.next("welcome");
+      assert.match(welcome.data.iceServers.find((x: { username?: string }) => x.username).username, new RegExp(`:${g!.id}$`));
+      host.close();
+      guest.close();
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -71,4 +71,22 @@ describe("staff console in Chromium", () => {
     await visitor.context.close();
     await context.close();
   });
+
+  it("shows who waits in the lobby of a room with a waiting room, live", async () => {
+    const res = await s.api("/api/rooms", { method: "POST", json: { title: "Lobby visit", waitingRoom: true } });
+    const room = await res.json();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await context.addInitScript((key) => sessionStorage.setItem("parley.console.apiKey", key), s.apiKey);
+    const page = await context.newPage();
+    await page.goto(`${s.url}/console`);
+    await page.click(`.room-item[data-room="${room.roomId}"]`);
+    await page.waitForFunction(() => document.querySelector("#room-title-h")?.textContent === "Lobby visit");
+    await page.waitForFunction(() => /Nobody is waiting/.test(document.querySelector("#lobby")?.textContent ?? ""));
+    const invite = await (await s.api(`/api/rooms/${room.roomId}/invites`, { method: "POST", json: { email: "wait@example.test", name: "Wren Waiting" } })).json();
+    const visitor = await join(browser, invite.joinUrl);
+    await page.waitForFunction(() => /Wren Waiting/.test(document.querySelector("#lobby")?.textContent ?? ""), undefined, { timeout: 30_000 });
+    assert.doesNotMatch(await page.textContent("#connected") ?? "", /Wren Waiting/, "waiting is not connected");
+    await visitor.context.close();
+    await context.close();
+  });
 });

@@ -8,6 +8,7 @@ import type { Config } from "./config.js";
 import { createContext, markAlive, type AppContext } from "./context.js";
 import type { Logger } from "./log.js";
 import { loadTls, type TlsMaterial } from "./tls/load.js";
+import { redirectPlainHttp } from "./tls/plainHttp.js";
 
 /** Upper bound of one WebSocket frame (an SDP with many tracks fits easily). */
 export const MAX_WS_FRAME = 64 * 1024;
@@ -74,6 +75,7 @@ export async function startServer(config: Config, log: Logger, opts: { migration
       ? createAdaptorServer({ fetch: app.fetch, websocket: { server: wss }, createServer: createHttpsServer, serverOptions: { key: tls.key, cert: tls.cert } })
       : createAdaptorServer({ fetch: app.fetch, websocket: { server: wss } })
   ) as Server;
+  if (tls) redirectPlainHttp(server as unknown as HttpsServer, config.publicUrl);
   server.keepAliveTimeout = 65_000;
   // Long-polls hold a request for up to 30 s; leave room above that.
   server.requestTimeout = 120_000;

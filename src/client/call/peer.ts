@@ -14,9 +14,11 @@ export interface PeerLinkEvents {
   broken(reason: string): void;
 }
 
-/** Seconds a connection may stay `disconnected` before we restart ICE instead of waiting for it to heal. */
+/** How long a connection may stay `disconnected` before we restart ICE instead of waiting for it to heal. */
 const DISCONNECTED_GRACE_MS = 3_000;
-const MIN_RESTART_GAP_MS = 4_000;
+/** A restart needs a round trip of signaling and a new ICE check; do not pile them up faster than this. */
+const MIN_RESTART_GAP_MS = 6_000;
+const WATCHDOG_MS = 1_000;
 
 export class PeerLink {
   readonly pc: RTCPeerConnection;
@@ -27,7 +29,9 @@ export class PeerLink {
   private ignoreOffer = false;
   private settingRemoteAnswer = false;
   private inbox: Promise<void> = Promise.resolve();
-  private disconnectedTimer?: ReturnType<typeof setTimeout>;
+  private watchdog: ReturnType<typeof setInterval>;
+  /** Since when ICE has been disconnected or failed (0 = it is not). */
+  private brokenSince = 0;
   private lastRestart = 0;
   private closed = false;
 
@@ -58,11 +62,9 @@ export class PeerLink {
     };
     pc.ontrack = (ev) => this.on.track(ev);
     pc.onconnectionstatechange = () => this.onConnectionState();
-    pc.oniceconnectionstatechange = () => {
-      // Chromium reports ICE `disconnected` before the aggregate state moves; react to either.
-      if (pc.iceConnectionState === "disconnected") this.armDisconnectedTimer();
-      if (pc.iceConnectionState === "failed") this.restartIce("ice failed");
-    };
+    pc.oniceconnectionstatechange = () => this.checkIce();
+    // Keeps restarting while the path stays broken (a restart made during the outage fails too).
+    this.watchdog = setInterval(() => this.checkIce(), WATCHDOG_MS);
   }
 
   /** Incoming signaling for this peer, handled strictly in order. */
@@ -110,10 +112,10 @@ export class PeerLink {
     }
   }
 
-  restartIce(reason: string): void {
+  restartIce(reason: string, force = false): void {
     if (this.closed) return;
     const now = performance.now();
-    if (now - this.lastRestart < MIN_RESTART_GAP_MS) return;
+    if (!force && now - this.lastRestart < MIN_RESTART_GAP_MS) return;
     this.lastRestart = now;
     this.iceRestarts++;
     console.info("parley: ICE restart with", this.peerId, "because", reason);
@@ -123,7 +125,7 @@ export class PeerLink {
 
   close(): void {
     this.closed = true;
-    clearTimeout(this.disconnectedTimer);
+    clearInterval(this.watchdog);
     this.pc.onnegotiationneeded = this.pc.onicecandidate = this.pc.ontrack = null;
     this.pc.onconnectionstatechange = this.pc.oniceconnectionstatechange = null;
     this.pc.close();
@@ -131,21 +133,23 @@ export class PeerLink {
 
   private onConnectionState(): void {
     const s = this.pc.connectionState;
-    if (s === "connected") {
-      clearTimeout(this.disconnectedTimer);
-      this.connectedAt ??= performance.now();
-    }
-    if (s === "disconnected") this.armDisconnectedTimer();
-    if (s === "failed") this.restartIce("connection failed");
+    if (s === "connected") this.connectedAt ??= performance.now();
+    this.checkIce();
     this.on.state(s);
   }
 
-  private armDisconnectedTimer(): void {
-    clearTimeout(this.disconnectedTimer);
-    this.disconnectedTimer = setTimeout(() => {
-      const s = this.pc.iceConnectionState;
-      if (s === "disconnected" || s === "failed") this.restartIce(`${s} for ${DISCONNECTED_GRACE_MS} ms`);
-    }, DISCONNECTED_GRACE_MS);
+  /** ICE restart when the connection failed, or stayed disconnected past the grace period. */
+  private checkIce(): void {
+    if (this.closed) return;
+    const ice = this.pc.iceConnectionState;
+    const broken = ice === "disconnected" || ice === "failed" || this.pc.connectionState === "failed";
+    if (!broken) {
+      this.brokenSince = 0;
+      return;
+    }
+    const now = performance.now();
+    this.brokenSince ||= now;
+    if (ice === "failed" || now - this.brokenSince >= DISCONNECTED_GRACE_MS) this.restartIce(`ICE ${ice} for ${Math.round(now - this.brokenSince)} ms`);
   }
 }
 

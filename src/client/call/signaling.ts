@@ -366,7 +366,9 @@ export class SignalingClient {
         }
         this.pollAbort = new AbortController();
         const timeout = setTimeout(() => this.pollAbort?.abort(), (POLL_WAIT_S + 15) * 1000);
-        const res = (await this.fetchJson(`/api/signal/messages?after=${this.lastSeq}&wait=${POLL_WAIT_S}`, { signal: this.pollAbort.signal }).finally(() =>
+        // Until a poll has come back we do not know we are connected: ask without holding first.
+        const wait = this.state === "open" ? POLL_WAIT_S : 0;
+        const res = (await this.fetchJson(`/api/signal/messages?after=${this.lastSeq}&wait=${wait}`, { signal: this.pollAbort.signal }).finally(() =>
           clearTimeout(timeout),
         )) as { messages?: unknown[]; next?: number };
         if (this.state !== "open") this.setState("open");
@@ -374,6 +376,7 @@ export class SignalingClient {
         for (const m of res.messages ?? []) this.handleRaw(m);
       } catch (err) {
         if (this.closed) return;
+        console.warn("parley: long-poll failed:", err instanceof Error ? err.message : err);
         if (err instanceof ProblemError) {
           const fatal = PROBLEM_FATAL[err.code];
           if (fatal) return this.fail(fatal, err.detail);

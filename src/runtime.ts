@@ -99,7 +99,13 @@ function extractAssets(dataDir: string): string {
     }
     writeFileSync(join(tmp, ".complete"), m.hash + "\n");
     rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      // Another parley process (a backup beside the server) finished the same extraction first: use that one.
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(join(dir, ".complete"))) throw err;
+    }
   }
   extracted.set(key, dir);
   return dir;

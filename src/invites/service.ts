@@ -191,11 +191,12 @@ export class InviteService {
       const at = new Date().toISOString();
       this.ctx.db
         .update(invites)
-        .set({ status: "sent", attempts, sentAt: at, messageId: sent.messageId, outboxFile: sent.file ?? null, lastError: null, nextAttemptAt: null })
+        // The transport in use now (PARLEY_SMTP_URL may have changed since a scheduled invite was made).
+        .set({ status: "sent", delivery: this.mailer.delivery, attempts, sentAt: at, messageId: sent.messageId, outboxFile: sent.file ?? null, lastError: null, nextAttemptAt: null })
         .where(eq(invites.id, id))
         .run();
       this.onAttempt("sent");
-      this.ctx.audit.record(row.roomId, "api", "invite.sent", { inviteId: row.id, participantId: row.participantId, email: row.email, delivery: row.delivery, attempts }, at);
+      this.ctx.audit.record(row.roomId, "api", "invite.sent", { inviteId: row.id, participantId: row.participantId, email: row.email, delivery: this.mailer.delivery, attempts }, at);
     } catch (err) {
       this.fail(row, attempts, describe(err), false);
     }

@@ -1,4 +1,5 @@
 import { createSocket } from "node:dgram";
+import { networkInterfaces } from "node:os";
 import NodeTurn from "node-turn";
 import type { Counter } from "prom-client";
 import type { Config } from "../config.js";
@@ -243,10 +244,19 @@ export class EmbeddedRelay {
         }
       });
     });
+    const usable = local === "0.0.0.0" ? fallbackAddress() : local;
     if (this.routes.size > 10_000) this.routes.clear();
-    this.routes.set(client, { local, at: Date.now() });
-    return local;
+    this.routes.set(client, { local: usable, at: Date.now() });
+    return usable;
   }
+}
+
+/** No route to the client (should not happen for a client that just reached us): the first external IPv4 address. */
+function fallbackAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) if (i.family === "IPv4" && !i.internal) return i.address;
+  }
+  return "127.0.0.1";
 }
 
 function participantOf(a: NodeTurn.Allocation): string | undefined {

@@ -19,8 +19,10 @@
  *    random roommates; latency percentiles of the messages sent in the
  *    measured window.
  */
+import { createSecretKey } from "node:crypto";
 import http from "node:http";
 import { performance } from "node:perf_hooks";
+import jwt from "jsonwebtoken";
 import WebSocket from "ws";
 import { announceReady, serveRequests } from "./ipc.js";
 
@@ -146,6 +148,8 @@ class Target {
 }
 
 const targets = new Map<string, Target>();
+/** Counts of targets already disconnected (reported at the end of the run). */
+const finishedCounts = new Map<string, Record<string, number>>();
 
 class WsPeer implements Peer {
   room: Peer[] = [];
@@ -330,23 +334,34 @@ interface RoomSpec {
   peers: { id: string; token?: string }[];
 }
 
-async function createParleyRooms(arg: { url: string; apiKey: string; rooms: number; peersPerRoom: number; prefix: string }): Promise<RoomSpec[]> {
+/**
+ * Rooms through `POST /api/rooms` with the API key; participant tokens are
+ * minted here with the server's secret, as another app would (API.md: tokens
+ * minted elsewhere with the same secret work unchanged), so setting up 2,000
+ * peers does not cost the server 2,000 signatures before anything is measured.
+ */
+async function createParleyRooms(arg: { url: string; apiKey: string; jwtSecret: string; rooms: number; peersPerRoom: number; prefix: string }): Promise<RoomSpec[]> {
+  const key = createSecretKey(Buffer.from(arg.jwtSecret, "utf8"));
+  const exp = Math.floor(Date.now() / 1000) + 3600;
   const out: RoomSpec[] = new Array(arg.rooms);
   let next = 0;
   const worker = async () => {
     for (let r = next++; r < arg.rooms; r = next++) {
+      const roomId = `${arg.prefix}${r}`;
       const res = await fetch(`${arg.url}/api/rooms`, {
         method: "POST",
         headers: { authorization: `Bearer ${arg.apiKey}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          roomId: `${arg.prefix}${r}`,
-          title: `bench ${r}`,
-          participants: Array.from({ length: arg.peersPerRoom }, (_, i) => ({ id: `${arg.prefix}${r}-p${i}`, name: `Peer ${i}`, role: i === 0 ? "host" : "participant" })),
-        }),
+        body: JSON.stringify({ roomId, title: `bench ${r}` }),
       });
       if (res.status !== 201) throw new Error(`create room ${r}: ${res.status} ${await res.text()}`);
-      const body = (await res.json()) as { participants: { id: string; token: string }[] };
-      out[r] = { peers: body.participants.map((p) => ({ id: p.id, token: p.token })) };
+      const { sessionId } = (await res.json()) as { sessionId: string };
+      out[r] = {
+        peers: Array.from({ length: arg.peersPerRoom }, (_, i) => {
+          const id = `${roomId}-p${i}`;
+          const claims = { sub: id, roomId, sessionId, role: i === 0 ? "host" : "participant", name: `Peer ${i}`, exp };
+          return { id, token: jwt.sign(claims, key, { algorithm: "HS256" }) };
+        }),
+      };
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
@@ -380,8 +395,9 @@ interface ConnectArg {
   name: string;
   kind: "raw" | "parley" | "poll";
   url: string;
-  /** Parley: API key to create the rooms with (tokens come from the create response). */
+  /** Parley: API key to create the rooms with, and the secret to mint participant tokens with. */
   apiKey?: string;
+  jwtSecret?: string;
   rooms: number;
   peersPerRoom: number;
 }
@@ -394,7 +410,7 @@ async function prepare(arg: ConnectArg) {
   const target = new Target(arg.name, arg.kind);
   targets.set(arg.name, target);
   const prefix = `${arg.name}-r`;
-  const specs = arg.kind === "raw" ? rawRooms(arg.rooms, arg.peersPerRoom, prefix) : await createParleyRooms({ url: arg.url, apiKey: arg.apiKey!, rooms: arg.rooms, peersPerRoom: arg.peersPerRoom, prefix });
+  const specs = arg.kind === "raw" ? rawRooms(arg.rooms, arg.peersPerRoom, prefix) : await createParleyRooms({ url: arg.url, apiKey: arg.apiKey!, jwtSecret: arg.jwtSecret!, rooms: arg.rooms, peersPerRoom: arg.peersPerRoom, prefix });
   const wsBase = arg.url.replace(/^http/, "ws");
   const jobs: { peer: Peer; start(): Promise<void> }[] = [];
   for (const spec of specs) {
@@ -439,10 +455,14 @@ async function disconnect(arg: { name: string }) {
   if (!target) return;
   for (const p of target.peers) p.close();
   targets.delete(arg.name);
+  finishedCounts.set(arg.name, target.counts);
   await sleep(300);
 }
 
 // ------------------------------------------------------------------ workloads
+
+/** How long a phase waits for messages still in flight after it ended. */
+const DRAIN_MS = 10_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -519,7 +539,7 @@ async function saturate(arg: SaturateArg) {
   const elapsed = performance.now() - t0;
   const loadgenCpu = cpuMs(cpu0) / elapsed;
   running = false;
-  await waitFor(() => outstanding <= 0, 5_000);
+  await waitFor(() => outstanding <= 0, DRAIN_MS);
   target.driver = null;
   return { msgPerSec: (delivered * 1000) / elapsed, delivered, total, errors, lost: outstanding, ...percentiles(lat), loadgenCpu, elapsedMs: elapsed };
 }
@@ -540,6 +560,9 @@ async function fixedRate(arg: FixedRateArg) {
   let sent = 0;
   let measuredSent = 0;
   let maxBurst = 0;
+  let overloaded = false;
+  /** Open loop, but bounded: a server more than this many messages behind stops the phase (the rest would only be queueing). */
+  const backlogLimit = Math.max(1000, arg.rate * 2);
   const start = performance.now();
   const mStart = start + arg.warmupMs;
   const mEnd = mStart + arg.durationMs;
@@ -558,7 +581,8 @@ async function fixedRate(arg: FixedRateArg) {
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const now = performance.now();
-      if (now >= mEnd) {
+      if (now >= mEnd || outstanding > backlogLimit) {
+        overloaded = outstanding > backlogLimit;
         clearInterval(timer);
         resolve();
         return;
@@ -576,14 +600,14 @@ async function fixedRate(arg: FixedRateArg) {
       }
     }, 1);
   });
-  const loadgenCpu = cpu0 ? cpuMs(cpu0) / arg.durationMs : NaN;
-  await waitFor(() => outstanding <= 0, 5_000);
+  const loadgenCpu = cpu0 ? cpuMs(cpu0) / Math.max(1, performance.now() - mStart) : NaN;
+  await waitFor(() => outstanding <= 0, DRAIN_MS);
   target.driver = null;
-  return { rate: arg.rate, sent: measuredSent, received: lat.length, errors, lost: outstanding, ...percentiles(lat), maxBurst, loadgenCpu };
+  return { rate: arg.rate, sent: measuredSent, received: lat.length, errors, lost: outstanding, ...percentiles(lat), maxBurst, loadgenCpu, overloaded };
 }
 
 function counts(arg: { name: string }) {
-  return targets.get(arg.name)?.counts ?? {};
+  return targets.get(arg.name)?.counts ?? finishedCounts.get(arg.name) ?? {};
 }
 
 serveRequests({

@@ -28,11 +28,10 @@ config.port = 0;
 const running = await startServer(config, createLogger(config.logLevel));
 config.publicUrl = running.url;
 
-serveRequests({
-  ...probeHandlers(),
-  async exit() {
-    await running.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  },
-});
+async function stop(): Promise<void> {
+  await running.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+serveRequests({ ...probeHandlers(), exit: stop }, stop);
 announceReady({ url: running.url, apiKey: config.apiKey, jwtSecret: config.jwtSecret });

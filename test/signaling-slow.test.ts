@@ -21,8 +21,10 @@ describe("signaling with a slow consumer", () => {
     await fast.next("peer-joined");
     const sock = (slow.ws as unknown as { _socket: Socket })._socket;
     sock.pause();
-    const chunk = "z".repeat(30_000);
-    const N = 120;
+    // More than the kernel's socket buffers take (≈ 4 MB send + the paused receiver's window),
+    // less than the mailbox keeps (8 MB) and the rate burst (200).
+    const chunk = "z".repeat(58_000);
+    const N = 110;
     for (let i = 0; i < N; i++) fast.send({ type: "offer", to: sl!.id, data: { sdp: `${i} ${chunk}` } });
     fast.send({ type: "ping" });
     await fast.next("pong");

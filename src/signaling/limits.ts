@@ -25,7 +25,7 @@ export const RATE_ERROR_INTERVAL_MS = 1_000;
 export const REPLAY_MIN_MESSAGES = 1_000;
 export const REPLAY_MIN_AGE_MS = 60_000;
 export const REPLAY_HARD_MAX_MESSAGES = 4_000;
-export const REPLAY_HARD_MAX_BYTES = 4 * 1024 * 1024;
+export const REPLAY_HARD_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Server pings each socket this often (each ping doubles as an acknowledgement request). */
 export const PING_INTERVAL_MS = 10_000;

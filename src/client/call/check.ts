@@ -65,9 +65,16 @@ function gather(config: RTCConfiguration, want: "srflx" | "relay", timeoutMs = 5
       pc.close();
       resolve(v);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
+    // STUN without NAT answers with our own address: no separate srflx candidate is made. So STUN
+    // counts as reached when some local socket got no error (701 = no answer) from the server.
+    const hosts = new Set<string>();
+    const failed = new Set<string>();
+    const stunAnswered = () => want === "srflx" && [...hosts].some((a) => !failed.has(a));
+    const timer = setTimeout(() => done(stunAnswered()), timeoutMs);
+    pc.onicecandidateerror = (e) => void failed.add(String((e as RTCPeerConnectionIceErrorEvent).address ?? ""));
     pc.onicecandidate = (e) => {
-      if (!e.candidate) return done(false);
+      if (e.candidate?.type === "host" && e.candidate.address) hosts.add(e.candidate.address);
+      if (!e.candidate) return done(stunAnswered());
       if (e.candidate.type === want || e.candidate.candidate.includes(` typ ${want}`)) done(true);
     };
     pc.createOffer()

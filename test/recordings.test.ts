@@ -34,6 +34,11 @@ function ffprobe(file: string) {
   return JSON.parse(out) as { format: { duration?: string; format_name: string }; streams: { codec_type: string; codec_name: string }[] };
 }
 
+/** After a restart on the same port, the client's pooled keep-alive sockets point at the old server: let one request find that out. */
+async function settle(s: TestServer) {
+  for (let i = 0; i < 3; i++) if (await fetch(`${s.url}/health`).then(() => true, () => false)) return;
+}
+
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
 async function put(s: TestServer, id: string, index: number | string, token: string, body: Buffer, headers: Record<string, string> = {}) {
@@ -396,6 +401,7 @@ describe("recordings: surviving restarts and crashes", () => {
     const chunks = split(webm, 6);
     for (const i of [0, 1, 2]) assert.equal((await put(s, recordingId, i, host, chunks[i]!)).status, 201);
     s = await s.restart();
+    await settle(s);
     const up = await (await fetch(`${s.url}/api/recordings/${recordingId}/upload`, { headers: auth(host) })).json();
     assert.deepEqual(up.received, [0, 1, 2]);
     assert.equal(up.status, "UPLOADING");
@@ -418,6 +424,7 @@ describe("recordings: surviving restarts and crashes", () => {
     db.prepare("insert into jobs (kind, ref, status, attempts) values ('recording.process', ?, 'running', 1)").run(recordingId);
     db.close();
     s = await s.restart();
+    await settle(s);
     const ready = await waitForStatus(s, recordingId, ["READY", "FAILED"]);
     assert.equal(ready.status, "READY");
     assert.ok(Math.abs(ready.durationSeconds - 6) <= 0.5);
@@ -428,6 +435,7 @@ describe("recordings: surviving restarts and crashes", () => {
     recordingTimings.staleGraceMs = 300;
     recordingTimings.sweepIntervalMs = 200;
     s = await s.restart(); // the sweep interval is read at start
+    await settle(s);
     try {
       const room = await recordingRoom(s);
       const host = room.participants[0]!.token;
@@ -460,6 +468,7 @@ describe("recordings: surviving restarts and crashes", () => {
     db.prepare("update recordings set started_at = ? where id = ?").run(new Date(Date.now() - 3 * 86400_000).toISOString(), recordingId);
     db.close();
     s = await s.restart({ PARLEY_RECORDING_RETENTION_DAYS: "2" });
+    await settle(s);
     const deadline = Date.now() + 10_000;
     while ((await s.api(`/api/recordings/${recordingId}`)).status !== 404 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.equal((await s.api(`/api/recordings/${recordingId}`)).status, 404);

@@ -69,7 +69,9 @@ export function recordingsCapability(ctx: AppContext): Capability {
       void retention();
       // After a room ends, give its uploads the grace period, then finalize whatever stopped.
       unsubscribe.push(
-        ctx.bus.on("room-ended", () => {
+        ctx.bus.on("recording-consent", (e) => svc.noteConsent(e)),
+        ctx.bus.on("room-ended", (e) => {
+          svc.forgetRoom(e.roomId);
           const t = setTimeout(() => {
             timers.delete(t);
             sweep();

@@ -135,12 +135,18 @@ export function recordingRoutes(svc: RecordingService, uploads: { chunks: { inc(
         summary: "Which chunk indexes arrived (to resume an upload after a reload or crash)",
         tag,
         auth: "participant",
-        responses: { 200: { description: "Received indexes", schema: z.object({ recordingId: z.string(), status: z.string(), received: z.array(z.number()) }) } },
+        responses: {
+          200: {
+            description: "Received indexes; `consented`: who in the room's session has consented (a composite recorder includes only them)",
+            schema: z.object({ recordingId: z.string(), status: z.string(), received: z.array(z.number()), consented: z.array(z.string()) }),
+          },
+        },
       },
       (c) => {
         const rec = recordingOf(c);
         owner(c, rec);
-        return c.json({ recordingId: rec.id, status: rec.status, received: svc.received(rec.id) });
+        const room = ctx.rooms.get(rec.roomId);
+        return c.json({ recordingId: rec.id, status: rec.status, received: svc.received(rec.id), consented: room ? svc.consented(room) : [] });
       },
     );
 

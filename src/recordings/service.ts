@@ -121,6 +121,34 @@ export class RecordingService {
     return this.q.get.get({ id });
   }
 
+  /** Consents seen on the bus, by room and session (cleared when the room ends). */
+  private readonly recentConsents = new Map<string, Map<string, boolean>>();
+
+  noteConsent(e: { roomId: string; sessionId: string; participantId: string; granted: boolean }): void {
+    const key = `${e.roomId}\n${e.sessionId}`;
+    const m = this.recentConsents.get(key) ?? new Map<string, boolean>();
+    m.set(e.participantId, e.granted);
+    this.recentConsents.set(key, m);
+  }
+
+  forgetRoom(roomId: string): void {
+    for (const key of this.recentConsents.keys()) if (key.startsWith(`${roomId}\n`)) this.recentConsents.delete(key);
+  }
+
+  /** Who in this room's current session said yes (the composite recorder includes only them). */
+  consented(room: RoomRow): string[] {
+    const given = new Map(
+      this.ctx.db
+        .select()
+        .from(recordingConsents)
+        .where(and(eq(recordingConsents.roomId, room.id), eq(recordingConsents.sessionId, room.sessionId)))
+        .all()
+        .map((c) => [c.participantId, c.granted]),
+    );
+    for (const [pid, granted] of this.recentConsents.get(`${room.id}\n${room.sessionId}`) ?? []) given.set(pid, granted);
+    return [...given].filter(([, g]) => g).map(([pid]) => pid);
+  }
+
 
   require(id: string): RecordingRow {
     const row = this.get(id);
@@ -141,6 +169,8 @@ export class RecordingService {
         .all()
         .map((c) => [c.participantId, c.granted]),
     );
+    // Signaling writes consents in batches; an answer given a moment ago is here before it is in the table.
+    for (const [pid, granted] of this.recentConsents.get(`${room.id}\n${room.sessionId}`) ?? []) given.set(pid, granted);
     return present.filter((p) => given.get(p.id) !== true).map((p) => ({ participantId: p.id, name: p.name, refused: given.get(p.id) === false }));
   }
 

@@ -8,12 +8,13 @@ import type { CallExtension } from "./extensions.js";
 import { LocalMedia } from "./media.js";
 import { CallSession } from "./session.js";
 import { installTestHook } from "./testhook.js";
+import { recordingExtension } from "../recording/extension.js";
 import { PrejoinView } from "./ui/prejoin.js";
 import { endStateView, stateForProblem, type EndState } from "./ui/states.js";
 import "./call.css";
 
 /** Modules that add to the call page (recording adds its button and indicator here). */
-const EXTENSIONS: CallExtension[] = [];
+const EXTENSIONS: CallExtension[] = [recordingExtension];
 
 const boot = readBoot();
 const options = readOptions();

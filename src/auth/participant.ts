@@ -20,12 +20,13 @@ export function authenticateParticipant(ctx: AppContext, token: string | undefin
   if (!token) throw new HttpProblem(401, "missing_token", "Send the participant token as 'Authorization: Bearer <token>'.");
   // The room's host-role labels are needed to map roles, so look the room up before full verification.
   const peeked = peekRoomId(token);
-  const hostRoles = peeked ? (ctx.rooms.get(peeked)?.hostRoles ?? []) : [];
-  const participant = verifyParticipantToken(token, ctx.config.jwtSecret, hostRoles);
+  const peekedRoom = peeked ? ctx.rooms.get(peeked) : undefined;
+  const participant = verifyParticipantToken(token, ctx.config.jwtSecret, peekedRoom?.hostRoles ?? []);
   if (expectedRoomId !== undefined && participant.roomId !== expectedRoomId) {
     throw new HttpProblem(403, "token_room_mismatch", "This token was issued for another room.");
   }
-  const room = ctx.rooms.get(participant.roomId);
+  // The verified claims name the same room that was peeked at (the signature covers it).
+  const room = peekedRoom;
   if (!room) throw new HttpProblem(404, "room_not_found", `No room with id "${participant.roomId}".`);
   if (participant.sessionId && participant.sessionId !== room.sessionId) {
     throw new HttpProblem(403, "token_session_mismatch", "This token was issued for another session of this room.");

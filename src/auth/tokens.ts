@@ -1,5 +1,5 @@
 import jwt from "jsonwebtoken";
-import { randomUUID } from "node:crypto";
+import { createSecretKey, randomUUID, type KeyObject } from "node:crypto";
 import { z } from "zod";
 import { HttpProblem } from "../http/problem.js";
 
@@ -43,7 +43,7 @@ export interface Participant {
 export function verifyParticipantToken(token: string, secret: string, hostRoles: readonly string[] = []): Participant {
   let payload: unknown;
   try {
-    payload = jwt.verify(token, secret, { algorithms: ["HS256"] });
+    payload = jwt.verify(token, secretKey(secret), { algorithms: ["HS256"] });
   } catch (err) {
     if (err instanceof jwt.TokenExpiredError) throw new HttpProblem(401, "token_expired", "The participant token has expired; ask for a new link.");
     if (err instanceof jwt.NotBeforeError) throw new HttpProblem(401, "token_not_active", "The participant token is not valid yet.");
@@ -53,6 +53,19 @@ export function verifyParticipantToken(token: string, secret: string, hostRoles:
   if (!parsed.success) throw new HttpProblem(401, "invalid_token", `The participant token lacks required claims (${parsed.error.issues[0]!.message}).`);
   const c = parsed.data;
   return toParticipant(c, hostRoles);
+}
+
+const keys = new Map<string, KeyObject>();
+
+/**
+ * Given a string, jsonwebtoken first tries it as a PEM public key (and
+ * throws) on every call; a secret KeyObject made once skips that, which
+ * matters on long-poll, where every request is authenticated.
+ */
+function secretKey(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) keys.set(secret, (key = createSecretKey(Buffer.from(secret, "utf8"))));
+  return key;
 }
 
 /** Reads claims without verifying (only to find which room a token names before its room's settings are known). */

@@ -48,7 +48,7 @@ describe("recordings in the call page (real Chromium)", () => {
     const recordingId = await eventually<string>("the recording to start", async () => (await recState(host))?.recordingId ?? undefined, { pages: [host, pat] });
     await eventually("the participant to see the REC indicator", async () => pat.page.locator("#rec-indicator").isVisible(), { pages: [pat] });
 
-    await new Promise((r) => setTimeout(r, 5000));
+    await new Promise((r) => setTimeout(r, 6000));
     // The network fails for a while: chunks wait in IndexedDB.
     await host.page.route("**/api/recordings/*/chunks/*", (route) => route.abort());
     await new Promise((r) => setTimeout(r, 5000));

@@ -45,7 +45,7 @@ const WARMUP_MS = 1500;
 /** The whole run is cut off after this, whatever state it is in. */
 const RUN_LIMIT_MS = 300_000;
 /** Rounds after the first start only while the run is younger than this (a loaded machine makes every phase slower). */
-const EXTRA_ROUNDS_UNTIL_MS = 100_000;
+const EXTRA_ROUNDS_UNTIL_MS = 140_000;
 const runStarted = Date.now();
 const moreRounds = (round: number) => round === 1 || Date.now() - runStarted < EXTRA_ROUNDS_UNTIL_MS;
 

@@ -16,7 +16,13 @@ export interface Admitted {
  * the participant was not removed. Every transport and route uses this one
  * function, so a token for room A never opens room B anywhere.
  */
-export function authenticateParticipant(ctx: AppContext, token: string | undefined, expectedRoomId?: string): Admitted {
+export function authenticateParticipant(
+  ctx: AppContext,
+  token: string | undefined,
+  expectedRoomId?: string,
+  /** Recordings keep working after the room ended (final uploads, the host's download). */
+  opts: { allowEnded?: boolean } = {},
+): Admitted {
   if (!token) throw new HttpProblem(401, "missing_token", "Send the participant token as 'Authorization: Bearer <token>'.");
   // The room's host-role labels are needed to map roles, so look the room up before full verification.
   const peeked = peekRoomId(token);
@@ -31,7 +37,7 @@ export function authenticateParticipant(ctx: AppContext, token: string | undefin
   if (participant.sessionId && participant.sessionId !== room.sessionId) {
     throw new HttpProblem(403, "token_session_mismatch", "This token was issued for another session of this room.");
   }
-  if (room.status === "ended") throw new HttpProblem(410, "room_ended", "This call has ended.");
+  if (room.status === "ended" && !opts.allowEnded) throw new HttpProblem(410, "room_ended", "This call has ended.");
   if (ctx.rooms.isRemoved(room.id, participant.id)) throw new HttpProblem(403, "participant_removed", "You were removed from this call by the host.");
   return { participant, room };
 }

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { bearer, isApiKey } from "../auth/apiKey.js";
 import { authenticateParticipant } from "../auth/participant.js";
-import { isHostLike, verifyParticipantToken, type Participant } from "../auth/tokens.js";
+import { isHostLike, type Participant } from "../auth/tokens.js";
 import type { AppContext } from "../context.js";
 import { HttpProblem } from "../http/problem.js";
 
@@ -15,23 +15,10 @@ export function credential(c: Context): string | undefined {
 /**
  * A participant of `roomId`. Unlike joining, recordings must keep working
  * after the room ended: the browser finishes its upload, and the host
- * downloads the file, once everyone has left. So a `room_ended` refusal from
- * the shared check falls back to verifying the token itself against the same
- * room (every other refusal stands).
+ * downloads the file, once everyone has left.
  */
 export function participantOf(ctx: AppContext, token: string | undefined, roomId: string): Participant {
-  try {
-    return authenticateParticipant(ctx, token, roomId).participant;
-  } catch (err) {
-    if (!(err instanceof HttpProblem) || err.code !== "room_ended") throw err;
-    const room = ctx.rooms.require(roomId);
-    const participant = verifyParticipantToken(token!, ctx.config.jwtSecret, room.hostRoles);
-    if (participant.sessionId && participant.sessionId !== room.sessionId) {
-      throw new HttpProblem(403, "token_session_mismatch", "This token was issued for another session of this room.");
-    }
-    if (ctx.rooms.isRemoved(roomId, participant.id)) throw new HttpProblem(403, "participant_removed", "You were removed from this call by the host.");
-    return participant;
-  }
+  return authenticateParticipant(ctx, token, roomId, { allowEnded: true }).participant;
 }
 
 /** The API key, or a participant token of `roomId` that passes `allow`. */

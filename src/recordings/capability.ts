@@ -1,7 +1,7 @@
 import type { AppContext } from "../context.js";
 import type { Capability } from "../server.js";
 import { ChunkStore } from "./chunkStore.js";
-import { findTools } from "./ffmpeg.js";
+import { findMediaTools, type MediaTools } from "../media/tools.js";
 import { JobRunner } from "./jobs.js";
 import { recordingTimings } from "./limits.js";
 import { RecordingProcessor } from "./processor.js";
@@ -13,7 +13,8 @@ import { MP4_JOB, PROCESS_JOB, RecordingService } from "./service.js";
  * restarts, the sweep that finalizes uploads a crash left behind, retention.
  */
 export function recordingsCapability(ctx: AppContext): Capability {
-  const tools = findTools(ctx.config.recordings.ffmpegPath);
+  // Filled in by start() before any job runs.
+  const tools: MediaTools = { ffmpeg: null, ffprobe: null };
   const svc = new RecordingService(ctx, new ChunkStore(ctx.config.dataDir), tools);
   const processor = new RecordingProcessor(ctx, svc);
   const runner = new JobRunner(
@@ -56,7 +57,8 @@ export function recordingsCapability(ctx: AppContext): Capability {
   return {
     name: "recordings",
     routes: recordingRoutes(svc, { chunks, bytes }),
-    start() {
+    async start() {
+      Object.assign(tools, await findMediaTools(ctx.config.recordings.ffmpegPath));
       if (!tools.ffmpeg) {
         ctx.log.warn(
           { ffmpegPath: ctx.config.recordings.ffmpegPath },

@@ -1,6 +1,3 @@
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
 import ffmpeg from "fluent-ffmpeg";
 
 export interface Probe {
@@ -10,31 +7,8 @@ export interface Probe {
   audio: string[];
 }
 
-export interface Tools {
-  ffmpeg: string | null;
-  ffprobe: string | null;
-}
-
-const runs = (cmd: string) => {
-  const r = spawnSync(cmd, ["-version"], { stdio: "ignore", timeout: 10_000 });
-  return !r.error && r.status === 0;
-};
-
-/**
- * Finds ffmpeg (the configured path or PATH) and the ffprobe beside it.
- * Missing tools are not an error: uploads still work, recordings are then
- * kept as the browser made them.
- */
-export function findTools(ffmpegPath: string): Tools {
-  const ff = runs(ffmpegPath) ? ffmpegPath : null;
-  let probe: string | null = null;
-  if (ff) {
-    const sibling = ffmpegPath.includes("/") ? join(dirname(ffmpegPath), basename(ffmpegPath).replace(/ffmpeg/, "ffprobe")) : "ffprobe";
-    if ((sibling === "ffprobe" || existsSync(sibling)) && runs(sibling)) probe = sibling;
-    else if (runs("ffprobe")) probe = "ffprobe";
-  }
-  return { ffmpeg: ff, ffprobe: probe };
-}
+export type { MediaTools as Tools } from "../media/tools.js";
+import type { MediaTools as Tools } from "../media/tools.js";
 
 export function probe(tools: Tools, file: string): Promise<Probe> {
   return new Promise((resolve, reject) => {

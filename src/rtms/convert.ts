@@ -1,9 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { and, eq, inArray } from "drizzle-orm";
 import ffmpeg from "fluent-ffmpeg";
 import type { AppContext } from "../context.js";
 import { jobs, rtmsStreams } from "../db/schema.js";
+import { findMediaTools } from "../media/tools.js";
 import { AUDIO_PARAMS } from "./client.js";
 
 /** The `jobs.kind` of a RAW → WAV conversion; `ref` is the stream id. */
@@ -15,19 +15,14 @@ const CONVERT_TIMEOUT_MS = 10 * 60_000;
 
 export type ConvertResult = { ok: true } | { ok: false; ffmpegMissing: boolean; error: string };
 
-const ffmpegRuns = (path: string) => {
-  const r = spawnSync(path, ["-version"], { stdio: "ignore", timeout: 10_000 });
-  return !r.error && r.status === 0;
-};
-
 /**
  * RAW (s16le, 16 kHz, mono — what AUDIO_PARAMS asks Zoom for) → PCM WAV.
  * Written beside the target and renamed into place, so a crash never leaves
  * a half WAV that looks finished.
  */
-export function convertRawToWav(ffmpegPath: string, raw: string, wav: string): Promise<ConvertResult> {
-  if (!ffmpegRuns(ffmpegPath)) {
-    return Promise.resolve({ ok: false, ffmpegMissing: true, error: `ffmpeg not found or not runnable at "${ffmpegPath}" (PARLEY_FFMPEG_PATH)` });
+export async function convertRawToWav(ffmpegPath: string, raw: string, wav: string): Promise<ConvertResult> {
+  if (!(await findMediaTools(ffmpegPath)).ffmpeg) {
+    return { ok: false, ffmpegMissing: true, error: `ffmpeg not found or not runnable at "${ffmpegPath}" (PARLEY_FFMPEG_PATH)` };
   }
   const part = `${wav}.part`;
   return new Promise((resolve) => {

@@ -330,10 +330,17 @@ async function shutdown(): Promise<void> {
   await Promise.all(children.map((c) => c.exit().catch(() => c.child.kill("SIGKILL"))));
 }
 
+/** Cuts the IPC channels (each child then cleans up — Parley removes its data dir — and exits); kills what is left after 10 s. */
+async function abandon(): Promise<void> {
+  const exits = children.filter((c) => c.alive).map((c) => new Promise<void>((resolve) => c.child.once("exit", () => resolve())));
+  for (const c of children) if (c.child.connected) c.child.disconnect();
+  await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 10_000))]);
+  for (const c of children) if (c.alive) c.child.kill("SIGKILL");
+}
+
 const limit = setTimeout(() => {
   process.stderr.write(`bench: the run took longer than ${RUN_LIMIT_MS / 1000} s; stopping\n`);
-  for (const c of children) c.child.kill("SIGKILL");
-  process.exit(1);
+  void abandon().finally(() => process.exit(1));
 }, RUN_LIMIT_MS);
 limit.unref();
 
@@ -349,6 +356,6 @@ try {
   await shutdown();
 } catch (err) {
   process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
-  for (const c of children) c.child.kill("SIGKILL");
+  await abandon();
   process.exitCode = 1;
 }

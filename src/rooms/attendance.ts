@@ -1,4 +1,5 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
+import { BatchedWriter } from "../db/batchedWriter.js";
 import type { Db } from "../db/open.js";
 import { attendanceSpans, participants } from "../db/schema.js";
 import type { DomainEvents, EventBus } from "../events/bus.js";
@@ -8,46 +9,27 @@ type Op = { kind: "join"; e: DomainEvents["participant-joined"] } | { kind: "lea
 
 /**
  * Attendance (who was connected, from when to when, in total across rejoins)
- * written from domain events. Writes are queued and flushed together on the
- * next turn of the event loop, so a join or leave never makes the relay wait
- * on SQLite; readers call `flush()` first to see every event so far.
+ * written from domain events through a BatchedWriter, so a join or leave
+ * never makes the relay wait on SQLite; readers call `flush()` first.
  */
 export class Attendance {
-  private queue: Op[] = [];
-  private scheduled = false;
+  private readonly writer: BatchedWriter<Op>;
   private readonly unsubscribe: (() => void)[];
 
   constructor(
     private readonly db: Db,
     bus: EventBus,
-    private readonly log: Logger,
+    log: Logger,
   ) {
+    this.writer = new BatchedWriter<Op>(db, log, "attendance", (tx, op) => (op.kind === "join" ? this.applyJoin(tx, op.e) : this.applyLeave(tx, op.e)));
     this.unsubscribe = [
-      bus.on("participant-joined", (e) => this.push({ kind: "join", e })),
-      bus.on("participant-left", (e) => this.push({ kind: "leave", e })),
+      bus.on("participant-joined", (e) => this.writer.push({ kind: "join", e })),
+      bus.on("participant-left", (e) => this.writer.push({ kind: "leave", e })),
     ];
   }
 
-  private push(op: Op): void {
-    this.queue.push(op);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
   flush(): void {
-    this.scheduled = false;
-    if (!this.queue.length) return;
-    const ops = this.queue;
-    this.queue = [];
-    try {
-      this.db.transaction((tx) => {
-        for (const op of ops) (op.kind === "join" ? this.applyJoin : this.applyLeave)(tx as unknown as Db, op.e as never);
-      });
-    } catch (err) {
-      this.log.error({ err, ops: ops.length }, "attendance write failed");
-    }
+    this.writer.flush();
   }
 
   private applyJoin = (tx: Db, e: DomainEvents["participant-joined"]): void => {

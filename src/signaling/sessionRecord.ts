@@ -1,4 +1,5 @@
 import type { AppContext } from "../context.js";
+import { BatchedWriter } from "../db/batchedWriter.js";
 import type { Db } from "../db/open.js";
 import { chatMessages, recordingConsents, statsReports } from "../db/schema.js";
 import type { DomainEvents } from "../events/bus.js";
@@ -12,43 +13,24 @@ const num = (v: unknown): number | null => (typeof v === "number" && Number.isFi
 
 /**
  * Keeps the session record of what signaling carried — chat, quality
- * reports, recording consent (audited) — from domain events. Writes are
- * queued and committed together on the next turn of the event loop, so a
- * relayed message never waits on SQLite.
+ * reports, recording consent (audited) — from domain events, through a
+ * BatchedWriter so a relayed message never waits on SQLite.
  */
 export class SessionRecordWriter {
-  private queue: Op[] = [];
-  private scheduled = false;
+  private readonly writer: BatchedWriter<Op>;
   private readonly unsubscribe: (() => void)[];
 
   constructor(private readonly ctx: AppContext) {
+    this.writer = new BatchedWriter<Op>(ctx.db, ctx.log, "session record", (tx, op) => this.apply(tx, op));
     this.unsubscribe = [
-      ctx.bus.on("chat", (e) => this.push({ kind: "chat", e })),
-      ctx.bus.on("stats", (e) => this.push({ kind: "stats", e })),
-      ctx.bus.on("recording-consent", (e) => this.push({ kind: "consent", e })),
+      ctx.bus.on("chat", (e) => this.writer.push({ kind: "chat", e })),
+      ctx.bus.on("stats", (e) => this.writer.push({ kind: "stats", e })),
+      ctx.bus.on("recording-consent", (e) => this.writer.push({ kind: "consent", e })),
     ];
   }
 
-  private push(op: Op): void {
-    this.queue.push(op);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
   flush(): void {
-    this.scheduled = false;
-    if (!this.queue.length) return;
-    const ops = this.queue;
-    this.queue = [];
-    try {
-      this.ctx.db.transaction((tx) => {
-        for (const op of ops) this.apply(tx as unknown as Db, op);
-      });
-    } catch (err) {
-      this.ctx.log.error({ err, ops: ops.length }, "session record write failed");
-    }
+    this.writer.flush();
   }
 
   private apply(tx: Db, op: Op): void {

@@ -137,6 +137,11 @@ export class RecordingService {
 
   /** Who in this room's current session said yes (the composite recorder includes only them). */
   consented(room: RoomRow): string[] {
+    return [...this.consentsOf(room)].filter(([, g]) => g).map(([pid]) => pid);
+  }
+
+  /** Each answer in this room's current session: participant id → granted. */
+  private consentsOf(room: RoomRow): Map<string, boolean> {
     const given = new Map(
       this.ctx.db
         .select()
@@ -145,8 +150,9 @@ export class RecordingService {
         .all()
         .map((c) => [c.participantId, c.granted]),
     );
+    // Signaling writes consents in batches; an answer given a moment ago is here before it is in the table.
     for (const [pid, granted] of this.recentConsents.get(`${room.id}\n${room.sessionId}`) ?? []) given.set(pid, granted);
-    return [...given].filter(([, g]) => g).map(([pid]) => pid);
+    return given;
   }
 
 
@@ -161,16 +167,7 @@ export class RecordingService {
     // Attendance writes are batched; read after them so a join a moment ago counts.
     this.ctx.attendance.flush();
     const present = this.ctx.rooms.participantsOf(room.id).filter((p) => p.connected && !p.removedAt);
-    const given = new Map(
-      this.ctx.db
-        .select()
-        .from(recordingConsents)
-        .where(and(eq(recordingConsents.roomId, room.id), eq(recordingConsents.sessionId, room.sessionId)))
-        .all()
-        .map((c) => [c.participantId, c.granted]),
-    );
-    // Signaling writes consents in batches; an answer given a moment ago is here before it is in the table.
-    for (const [pid, granted] of this.recentConsents.get(`${room.id}\n${room.sessionId}`) ?? []) given.set(pid, granted);
+    const given = this.consentsOf(room);
     return present.filter((p) => given.get(p.id) !== true).map((p) => ({ participantId: p.id, name: p.name, refused: given.get(p.id) === false }));
   }
 

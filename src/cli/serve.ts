@@ -1,15 +1,19 @@
 import { loadConfig } from "../config.js";
-import { createLogger } from "../log.js";
-import { startServer } from "../server.js";
+import { createLogger, type Logger } from "../log.js";
+import { startServer, type RunningServer } from "../server.js";
 import { machineNames } from "../tls/selfSigned.js";
 
 /** `parley` / `parley serve`: start, print the key once and the URL, stop cleanly on SIGTERM/SIGINT, reload TLS on SIGHUP. */
 export async function serve(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
+  const startup = startServer(config, log);
+  // Signals are handled from the first moment: /health answers while capabilities are still
+  // starting, and a SIGTERM then (systemd, a supervisor, a test) must still stop cleanly.
+  installShutdown(log, startup);
   let running;
   try {
-    running = await startServer(config, log);
+    running = await startup;
   } catch (err) {
     process.stderr.write(`parley: cannot start: ${(err as Error).message}\n`);
     process.exit(1);
@@ -46,7 +50,9 @@ export async function serve(): Promise<void> {
       log.error({ err: (err as Error).message }, "TLS reload failed; still serving the previous certificate");
     }
   });
+}
 
+function installShutdown(log: Logger, startup: Promise<RunningServer>): void {
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) {
@@ -59,7 +65,7 @@ export async function serve(): Promise<void> {
       process.exit(1);
     }, 10_000);
     hard.unref();
-    running.stop().then(
+    startup.then((running) => running.stop()).then(
       () => {
         log.info("stopped cleanly");
         process.exit(0);

@@ -45,6 +45,20 @@ async function capabilities(): Promise<CapabilityFactory[]> {
   ];
 }
 
+/** Ends active rooms that ran past their `maxDuration` (reason "timeout"); checked periodically, so it holds across restarts. */
+export function endOverdueRooms(ctx: AppContext): string[] {
+  const ended: string[] = [];
+  for (const room of ctx.rooms.overdue()) {
+    try {
+      ctx.rooms.end(room.id, "timeout", "system");
+      ended.push(room.id);
+    } catch (err) {
+      ctx.log.warn({ err, roomId: room.id }, "could not end an overdue room");
+    }
+  }
+  return ended;
+}
+
 export interface RunningServer {
   ctx: AppContext;
   server: Server;
@@ -113,13 +127,7 @@ export async function startServer(config: Config, log: Logger, opts: { migration
   markAlive(config.dataDir);
   const maintenance = setInterval(() => {
     markAlive(config.dataDir);
-    for (const room of ctx.rooms.overdue()) {
-      try {
-        ctx.rooms.end(room.id, "timeout", "system");
-      } catch (err) {
-        log.warn({ err, roomId: room.id }, "could not end an overdue room");
-      }
-    }
+    endOverdueRooms(ctx);
   }, MAINTENANCE_INTERVAL_MS);
   maintenance.unref();
 

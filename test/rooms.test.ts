@@ -225,3 +225,27 @@ describe("rooms API", () => {
     await problemOf(await s.api("/api/rooms", { method: "POST", json: { roomId: "a/b?c" } }), 400, "invalid_body");
   });
 });
+
+describe("maxDuration", () => {
+  it("ends an active room that ran past its maxDuration, and only that one", async () => {
+    const { endOverdueRooms } = await import("../src/server.js");
+    const s = await startTestServer();
+    try {
+      await createRoom(s, { roomId: "long", maxDuration: 60 });
+      await createRoom(s, { roomId: "fresh", maxDuration: 60 });
+      await createRoom(s, { roomId: "unbounded" });
+      const rooms = s.running.ctx.rooms;
+      rooms.markStarted("long", new Date(Date.now() - 61_000).toISOString());
+      rooms.markStarted("fresh", new Date(Date.now() - 30_000).toISOString());
+      rooms.markStarted("unbounded", new Date(Date.now() - 86_400_000).toISOString());
+      assert.deepEqual(endOverdueRooms(s.running.ctx), ["long"]);
+      const st = await (await s.api("/api/rooms/long")).json();
+      assert.equal(st.status, "ended");
+      assert.equal(st.endReason, "timeout");
+      assert.equal((await (await s.api("/api/rooms/fresh")).json()).status, "active");
+      assert.equal((await (await s.api("/api/rooms/unbounded")).json()).status, "active");
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -38,6 +38,8 @@ export interface AppContext {
   live: LiveCounters;
   version: string;
   startedAt: number;
+  /** "ready" once every capability has started; /health answers 503 in the other two phases. */
+  phase: "starting" | "ready" | "stopping";
 }
 
 export function createContext(config: Config, log: Logger, migrationsFolder?: string): AppContext {
@@ -54,7 +56,7 @@ export function createContext(config: Config, log: Logger, migrationsFolder?: st
     activeRooms: () => rooms.countByStatus("active"),
     isAdmitted: (roomId, _participantId, role) => role === "host" || role === "moderator" || rooms.get(roomId)?.waitingRoom === false,
   };
-  return { config, log, database, db, bus, metrics: createMetrics(), audit, attendance, rooms, live, version: VERSION, startedAt: Date.now() };
+  return { config, log, database, db, bus, metrics: createMetrics(), audit, attendance, rooms, live, version: VERSION, startedAt: Date.now(), phase: "starting" };
 }
 
 const ALIVE_FILE = ".alive";

@@ -113,8 +113,10 @@ export async function startServer(config: Config, log: Logger, opts: { migration
   const started: Capability[] = [];
   try {
     for (const c of caps) {
+      const t0 = performance.now();
       await c.start?.({ ctx, server, wss });
       started.push(c);
+      log.debug({ capability: c.name, ms: Math.round(performance.now() - t0) }, "capability started");
     }
   } catch (err) {
     for (const c of started.reverse()) await c.stop?.();
@@ -124,6 +126,7 @@ export async function startServer(config: Config, log: Logger, opts: { migration
     throw err;
   }
 
+  ctx.phase = "ready";
   markAlive(config.dataDir);
   const maintenance = setInterval(() => {
     markAlive(config.dataDir);
@@ -142,6 +145,7 @@ export async function startServer(config: Config, log: Logger, opts: { migration
    */
   const stop = () =>
     (stopping ??= (async () => {
+      ctx.phase = "stopping";
       clearInterval(maintenance);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

@@ -20,6 +20,41 @@ describe("operations surface", () => {
     assert.equal(body.connections, 0);
   });
 
+  it("answers 503 starting until every capability has started, then 200", async () => {
+    // A capability that starts slowly (like the TURN relay binding) holds the server in "starting"
+    // while the port is already open.
+    let release!: () => void;
+    let port!: Promise<number>;
+    let portKnown!: (p: number) => void;
+    port = new Promise((r) => (portKnown = r));
+    const slowStart = () => ({
+      name: "slow-start",
+      start: ({ server }: { server: import("node:http").Server }) => {
+        portKnown((server.address() as import("node:net").AddressInfo).port);
+        return new Promise<void>((r) => (release = r));
+      },
+    });
+    const starting = startTestServer({}, { extra: [slowStart] });
+    const url = `http://127.0.0.1:${await port}/health`;
+    const early = await fetch(url);
+    assert.equal(early.status, 503);
+    assert.equal(early.headers.get("content-type"), "application/problem+json");
+    assert.equal((await early.json()).code, "starting");
+    release();
+    const slow = await starting;
+    try {
+      const ready = await fetch(url);
+      assert.equal(ready.status, 200);
+      assert.equal((await ready.json()).status, "ok");
+      assert.equal(slow.running.ctx.phase, "ready");
+      const stopped = slow.stop();
+      assert.equal(slow.running.ctx.phase, "stopping", "a stop marks the server unhealthy before it drains");
+      await stopped;
+    } finally {
+      await slow.close();
+    }
+  });
+
   it("serves Prometheus metrics", async () => {
     const res = await fetch(s.url + "/metrics");
     assert.equal(res.status, 200);

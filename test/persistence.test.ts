@@ -139,10 +139,13 @@ describe("storage", () => {
       while (Date.now() < deadline && !health) {
         try {
           const res = await fetch(`http://127.0.0.1:${port}/health`);
-          health = await res.json();
+          // 503 "starting" while the capabilities come up; keep asking until it is ready.
+          if (res.ok) health = await res.json();
+          else await res.body?.cancel();
         } catch {
-          await new Promise((r) => setTimeout(r, 200));
+          /* not listening yet */
         }
+        if (!health) await new Promise((r) => setTimeout(r, 200));
       }
       assert.equal(health?.status, "ok", out);
       const t0 = Date.now();

@@ -95,10 +95,12 @@ interface Running {
 async function runningServer(config: Config): Promise<Running | undefined> {
   const scheme = config.tls.mode === "off" ? "http" : "https";
   const r = await probe(`${scheme}://127.0.0.1:${config.port}/health`, { insecure: true });
-  if (r.ok && r.body) {
+  if (r.body) {
     try {
-      const body = JSON.parse(r.body) as { status?: string; version?: string };
+      const body = JSON.parse(r.body) as { status?: string | number; version?: string; code?: string };
       if (body.status === "ok") return { version: body.version ?? "?" };
+      // Starting up or draining: it is Parley all the same, holding the port.
+      if (body.code === "starting" || body.code === "stopping") return { version: `(${body.code})` };
     } catch {
       /* not Parley */
     }

@@ -8,8 +8,9 @@ export async function serve(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const startup = startServer(config, log);
-  // Signals are handled from the first moment: /health answers while capabilities are still
-  // starting, and a SIGTERM then (systemd, a supervisor, a test) must still stop cleanly.
+  // Signals are handled from the first moment: the port is open (/health says 503 "starting")
+  // while capabilities are still starting, and a SIGTERM then (systemd, a supervisor, a test)
+  // must still stop cleanly.
   installShutdown(log, startup);
   let running;
   try {

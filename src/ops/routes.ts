@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppContext } from "../context.js";
+import { HttpProblem } from "../http/problem.js";
 import { defineRoute, openApiDocument } from "../http/route.js";
 
 const health = z.object({
@@ -15,14 +16,30 @@ export function opsRoutes(ctx: AppContext): Hono {
   const app = new Hono();
   const tag = "Operations";
 
-  defineRoute(app, { method: "get", path: "/health", summary: "Liveness and a few live figures", tag, auth: "none", responses: { 200: { description: "Healthy", schema: health } } }, (c) =>
-    c.json({
-      status: "ok" as const,
-      version: ctx.version,
-      uptime: Math.round((Date.now() - ctx.startedAt) / 1000),
-      activeRooms: ctx.live.activeRooms(),
-      connections: ctx.live.connections(),
-    }),
+  // The port opens before the capabilities start (they attach to the server), so "listening" is not
+  // "healthy": a health check that passed while the TURN relay was still binding, or while a stop is
+  // draining calls, would send patients to a server that cannot take them.
+  defineRoute(
+    app,
+    {
+      method: "get",
+      path: "/health",
+      summary: "Liveness and a few live figures",
+      tag,
+      auth: "none",
+      responses: { 200: { description: "Healthy", schema: health }, 503: "Starting or shutting down (problem code `starting` or `stopping`)" },
+    },
+    (c) => {
+      if (ctx.phase === "starting") throw new HttpProblem(503, "starting", "Parley is still starting; try again in a moment.");
+      if (ctx.phase === "stopping") throw new HttpProblem(503, "stopping", "Parley is shutting down.");
+      return c.json({
+        status: "ok" as const,
+        version: ctx.version,
+        uptime: Math.round((Date.now() - ctx.startedAt) / 1000),
+        activeRooms: ctx.live.activeRooms(),
+        connections: ctx.live.connections(),
+      });
+    },
   );
 
   defineRoute(app, { method: "get", path: "/metrics", summary: "Prometheus metrics", tag, auth: "none", responses: { 200: "Prometheus text format" } }, async (c) =>

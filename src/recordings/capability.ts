@@ -1,7 +1,7 @@
 import type { AppContext } from "../context.js";
 import type { Capability } from "../server.js";
 import { ChunkStore } from "./chunkStore.js";
-import { findMediaTools, type MediaTools } from "../media/tools.js";
+import { findMediaTools } from "../media/tools.js";
 import { JobRunner } from "./jobs.js";
 import { recordingTimings } from "./limits.js";
 import { RecordingProcessor } from "./processor.js";
@@ -13,8 +13,8 @@ import { MP4_JOB, PROCESS_JOB, RecordingService } from "./service.js";
  * restarts, the sweep that finalizes uploads a crash left behind, retention.
  */
 export function recordingsCapability(ctx: AppContext): Capability {
-  // Filled in by start() before any job runs.
-  const tools: MediaTools = { ffmpeg: null, ffprobe: null };
+  // Looked for now, while the server is still starting; only processing jobs wait for the answer.
+  const tools = findMediaTools(ctx.config.recordings.ffmpegPath);
   const svc = new RecordingService(ctx, new ChunkStore(ctx.config.dataDir), tools);
   const processor = new RecordingProcessor(ctx, svc);
   const runner = new JobRunner(
@@ -57,16 +57,17 @@ export function recordingsCapability(ctx: AppContext): Capability {
   return {
     name: "recordings",
     routes: recordingRoutes(svc, { chunks, bytes }),
-    async start() {
-      Object.assign(tools, await findMediaTools(ctx.config.recordings.ffmpegPath));
-      if (!tools.ffmpeg) {
-        ctx.log.warn(
-          { ffmpegPath: ctx.config.recordings.ffmpegPath },
-          "ffmpeg not found: recordings are uploaded and kept as the browser made them, without remuxing (no duration, no seeking) or MP4; install it (apt-get install ffmpeg) or set PARLEY_FFMPEG_PATH",
-        );
-      } else if (!tools.ffprobe) {
-        ctx.log.warn("ffprobe not found beside ffmpeg: recordings are remuxed but their duration is not measured; install the full ffmpeg package (apt-get install ffmpeg)");
-      }
+    start() {
+      void tools.then((found) => {
+        if (!found.ffmpeg) {
+          ctx.log.warn(
+            { ffmpegPath: ctx.config.recordings.ffmpegPath },
+            "ffmpeg not found: recordings are uploaded and kept as the browser made them, without remuxing (no duration, no seeking) or MP4; install it (apt-get install ffmpeg) or set PARLEY_FFMPEG_PATH",
+          );
+        } else if (!found.ffprobe) {
+          ctx.log.warn("ffprobe not found beside ffmpeg: recordings are remuxed but their duration is not measured; install the full ffmpeg package (apt-get install ffmpeg)");
+        }
+      });
       runner.start();
       void retention();
       // After a room ends, give its uploads the grace period, then finalize whatever stopped.

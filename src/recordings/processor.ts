@@ -25,7 +25,8 @@ export class RecordingProcessor {
   async process(id: string, signal: AbortSignal): Promise<void> {
     const rec = this.svc.get(id);
     if (!rec || rec.status === "READY" || rec.status === "FAILED") return; // deleted meanwhile, or done before a restart
-    const { store, tools } = this.svc;
+    const store = this.svc.store;
+    const tools = await this.svc.tools;
     const dir = store.dir(id);
     const raw = join(dir, "recording.raw");
     const indexes = this.svc.received(id);
@@ -79,14 +80,15 @@ export class RecordingProcessor {
     const rec = this.svc.get(id);
     if (!rec || rec.status === "FAILED" || !rec.filePath) return;
     if (rec.status !== "READY") throw new NotYetError("waiting for processing");
-    if (!this.svc.tools.ffmpeg) return;
+    const tools = await this.svc.tools;
+    if (!tools.ffmpeg) return;
     if (rec.filePath.endsWith(".mp4")) {
       this.ctx.db.update(recordings).set({ mp4Path: rec.filePath }).where(eq(recordings.id, id)).run();
       return;
     }
     const target = join(this.svc.store.dir(id), "recording.mp4");
     const temp = join(this.svc.store.dir(id), "recording.tmp-h264.mp4");
-    await transcodeMp4(this.svc.tools, rec.filePath, temp, signal);
+    await transcodeMp4(tools, rec.filePath, temp, signal);
     if (signal.aborted) return;
     renameSync(temp, target);
     this.ctx.db.update(recordings).set({ mp4Path: target }).where(eq(recordings.id, id)).run();

@@ -62,7 +62,8 @@ export class RecordingService {
   constructor(
     private readonly ctx: AppContext,
     readonly store: ChunkStore,
-    readonly tools: Tools,
+    /** Found in the background: start-up does not wait for two `-version` runs of ffmpeg. */
+    readonly tools: Promise<Tools>,
   ) {
     const db = ctx.db;
     const id = sql.placeholder("id");
@@ -446,7 +447,7 @@ export class RecordingService {
       diskBytes: await this.store.diskUsage(),
       freeBytes,
       retentionDays: this.ctx.config.recordings.retentionDays,
-      ffmpeg: Boolean(this.tools.ffmpeg),
+      ffmpeg: Boolean((await this.tools).ffmpeg),
       limits: { maxChunkBytes: MAX_CHUNK_BYTES, maxRecordingBytes: MAX_RECORDING_BYTES },
     };
   }

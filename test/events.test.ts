@@ -55,6 +55,12 @@ describe("/events for the main app, during a real call over signaling", () => {
     assert.equal(await refusal(`${s.wsUrl}/events/no-such-room?token=${s.apiKey}`), 404);
     const plain = await fetch(`${s.url}/events/${room.roomId}?token=${s.apiKey}`);
     assert.equal(plain.status, 426);
+    // The main app's developers find the socket where they find everything else.
+    const doc = await (await fetch(`${s.url}/openapi.json`)).json();
+    const op = doc.paths["/events/{roomId}"]?.get;
+    assert.ok(op, "/events/{roomId} is in the OpenAPI document");
+    assert.ok(op.responses["101"] && op.responses["401"] && op.responses["426"]);
+    assert.ok(op.parameters.some((p: { name: string; in: string }) => p.name === "roomId" && p.in === "path"));
   });
 
   it("streams joined/left/ended in order, and the summary matches what happened (±1 s)", async () => {

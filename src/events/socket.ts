@@ -5,6 +5,8 @@ import type WebSocket from "ws";
 import { bearer, isApiKey } from "../auth/apiKey.js";
 import type { AppContext } from "../context.js";
 import { HttpProblem } from "../http/problem.js";
+import { defineRoute } from "../http/route.js";
+import { z } from "zod";
 import type { PublicFrame } from "./frames.js";
 
 /** A subscriber that has this much unsent data is too slow to keep up and is dropped. */
@@ -69,21 +71,26 @@ export class EventSockets {
 
   routes = (): Hono => {
     const app = new Hono();
-    app.get(
-      "/events/:roomId",
-      async (c, next) => {
-        // Browsers cannot set headers on a WebSocket, hence the key in the query (as the seed does); a header works too.
-        const key = c.req.query("token") ?? bearer(c.req.header("authorization"));
-        if (!isApiKey(key, this.ctx.config.apiKey)) throw new HttpProblem(401, "unauthorized", "Pass the management API key as ?token=<PARLEY_API_KEY>.");
-        this.ctx.rooms.require(c.req.param("roomId"));
-        if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-          throw new HttpProblem(426 as 400, "upgrade_required", "This is a WebSocket endpoint: connect with ws:// or wss://.");
-        }
-        await next();
+    defineRoute(
+      app,
+      {
+        method: "get",
+        path: "/events/:roomId",
+        summary: "Live domain events of one room (WebSocket upgrade): a `subscribed` frame, then one frame per event as in the room-service seed",
+        tag: "Events",
+        auth: "apiKey",
+        query: z.object({ token: z.string().optional().describe("the management API key (browsers cannot set headers on a WebSocket); `Authorization: Bearer` works too") }),
+        responses: { 101: "Switching Protocols", 401: "No or wrong API key", 404: "No such room", 426: "Not a WebSocket upgrade" },
       },
-      upgradeWebSocket((c) => {
+      (c, { query }) => {
+        const key = query.token ?? bearer(c.req.header("authorization"));
+        if (!isApiKey(key, this.ctx.config.apiKey)) throw new HttpProblem(401, "unauthorized", "Pass the management API key as ?token=<PARLEY_API_KEY>.");
         const roomId = c.req.param("roomId")!;
-        return {
+        this.ctx.rooms.require(roomId);
+        if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+          throw new HttpProblem(426, "upgrade_required", "This is a WebSocket endpoint: connect with ws:// or wss://.");
+        }
+        return upgradeWebSocket(() => ({
           onOpen: (_e, ws) => {
             const sock = ws as WSContext<WebSocket>;
             const raw = sock.raw;
@@ -103,8 +110,8 @@ export class EventSockets {
             for (const s of subs) if (s.raw === (ws as WSContext<WebSocket>).raw) subs.delete(s);
             if (!subs.size) this.byRoom.delete(roomId);
           },
-        };
-      }),
+        }))(c, async () => {}) as Promise<Response>;
+      },
     );
     return app;
   };

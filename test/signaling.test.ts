@@ -433,6 +433,44 @@ describe("signaling across a restart", () => {
       await s.close();
     }
   });
+
+  it("tells nobody that anyone left when it stops, and marks a page that comes back as the same page", async () => {
+    let s = await startTestServer();
+    try {
+      const room = await createRoom(s, { participants: people("host", "participant") });
+      const [h, g] = room.participants;
+      const a = await Peer.join(s, h!.token);
+      const b = await Peer.join(s, g!.token);
+      await a.next("peer-joined");
+      const lastA = a.lastSeq;
+      const lastB = b.lastSeq;
+      s = await s.restart();
+      assert.equal((await a.closed).code, 1001);
+      assert.equal((await b.closed).code, 1001);
+      // Media is peer to peer and outlives the process: a peer-left would make pages drop working calls.
+      assert.deepEqual([...a.all("peer-left"), ...b.all("peer-left")], []);
+
+      const a2 = await Peer.join(s, h!.token, { resume: lastA });
+      assert.equal(a2.frames[0]!.data.resync, true);
+      // Resuming pages are the same pages: the others may keep their connection to them.
+      const b2 = await Peer.join(s, g!.token, { resume: lastB });
+      assert.deepEqual(b2.frames[0]!.data.peers.map((p: { id: string }) => p.id), [h!.id]);
+      const back = await a2.next("peer-joined");
+      assert.equal(back.data.peer.id, g!.id);
+      assert.equal(back.data.resync, true);
+      // A page without a resume point (a reload) is new: no resync mark, the others start over with it.
+      b2.close();
+      await a2.next("peer-left");
+      const b3 = await Peer.join(s, g!.token);
+      assert.equal(b3.frames[0]!.data.resync, undefined);
+      const fresh = await a2.next("peer-joined");
+      assert.equal(fresh.data.resync, undefined);
+      a2.close();
+      b3.close();
+    } finally {
+      await s.close();
+    }
+  });
 });
 
 describe("signaling and TURN credentials", () => {

@@ -62,7 +62,7 @@ export const signaling: CapabilityFactory = (ctx): Capability => {
       clearInterval(sweeper);
       for (const u of unsubscribe) u();
       // Close every span in the attendance record before the database closes.
-      for (const m of [...hub.allMembers()]) hub.leave(m, "server_shutdown");
+      hub.shutdown();
       ws!.closeAll(1001, "server shutting down");
       poll!.closeAll();
       record.stop();

@@ -110,6 +110,8 @@ export class RoomState {
  */
 export class Hub implements LocalDelivery {
   private readonly rooms = new Map<string, RoomState>();
+  /** Set by shutdown(): members still leave (attendance), but no peer is told. */
+  private stopping = false;
   readonly router: Router;
 
   constructor(
@@ -277,12 +279,12 @@ export class Hub implements LocalDelivery {
       iceServers: this.services.iceServersFor(p.id),
       ...(resync ? { resync: true } : {}),
     });
-    this.router.toRoom(room.settings.id, serverMessage("peer-joined", { peer: member.info() }), member.id);
+    this.router.toRoom(room.settings.id, serverMessage("peer-joined", { peer: member.info(), ...(resync ? { resync: true } : {}) }), member.id);
   }
 
   private announceLeft(member: Member, reason: string): void {
     const room = member.room;
-    this.router.toRoom(room.settings.id, serverMessage("peer-left", { id: member.id, reason }), member.id);
+    if (!this.stopping) this.router.toRoom(room.settings.id, serverMessage("peer-left", { id: member.id, reason }), member.id);
     const at = Date.now();
     this.bus.emit("participant-left", {
       roomId: room.settings.id,
@@ -302,6 +304,7 @@ export class Hub implements LocalDelivery {
   }
 
   lobbyChanged(room: RoomState): void {
+    if (this.stopping) return;
     for (const m of room.members.values()) if (m.admitted && m.isHost) this.sendLobby(m);
   }
 
@@ -496,6 +499,16 @@ export class Hub implements LocalDelivery {
   }
 
   /** Every present member (shutdown). */
+  /**
+   * The process is stopping: close every attendance span, but send no `peer-left`. Media is peer to
+   * peer and outlives this process; the pages keep their connections and meet again in the next one
+   * (resume → resync), so telling them that everyone left would tear down calls for nothing.
+   */
+  shutdown(): void {
+    this.stopping = true;
+    for (const m of [...this.allMembers()]) this.leave(m, "server_shutdown");
+  }
+
   *allMembers(): Iterable<Member> {
     for (const room of this.rooms.values()) yield* room.members.values();
   }

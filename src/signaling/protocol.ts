@@ -160,7 +160,14 @@ export const serverData = {
   }),
   waiting: z.object({ room: z.object({ id: z.string(), title: z.string().nullable() }), self: z.object({ id: z.string(), name: z.string() }) }),
   lobby: z.object({ waiting: z.array(z.object({ id: z.string(), name: z.string(), since: z.string() })) }),
-  "peer-joined": z.object({ peer: peerInfo }),
+  "peer-joined": z.object({
+    peer: peerInfo,
+    /**
+     * The same page coming back after the server lost its session (a restart): a peer connection that is
+     * still up with it can be kept. Absent for a new page (first join, reload), which needs a new one.
+     */
+    resync: z.boolean().optional(),
+  }),
   "peer-left": z.object({ id: participantId, reason: z.string() }),
   admitted: z.object({}).strip(),
   denied: z.object({ reason: z.string().optional() }),

@@ -83,6 +83,11 @@ export class Mesh {
     );
   }
 
+  /** A link whose media is flowing now: worth keeping when signaling starts over (a server restart). */
+  isConnected(peerId: string): boolean {
+    return this.entries.get(peerId)?.link.pc.connectionState === "connected";
+  }
+
   has(peerId: string): boolean {
     return this.entries.has(peerId) || this.waitTimers.has(peerId);
   }

@@ -35,6 +35,11 @@ const SAMPLE_EVERY_MS = 5_000;
 const SPEAKER_TICK_MS = 250;
 /** The highlight stays this long after someone stops, so it does not flicker between words. */
 const SPEAKER_HOLD_MS = 1_200;
+/**
+ * How long a peer kept across a resync may take to reappear in the restarted hub: longer than the
+ * signaling back-off needs to find a server that was down for a few seconds (300 ms … 15 s steps).
+ */
+const RETURN_GRACE_MS = 45_000;
 
 type Phase = "connecting" | "waiting" | "in-call" | "ended";
 
@@ -66,6 +71,9 @@ export class CallSession {
   private selfName = "";
   private extensionsMounted = false;
   private admittedTimer?: ReturnType<typeof setTimeout>;
+  /** Peers whose links were kept across a resync and who have not reappeared in the restarted hub yet. */
+  private returning = new Set<string>();
+  private returnTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
     private readonly opts: SessionOptions,
@@ -118,15 +126,14 @@ export class CallSession {
         return this.finish("removed", (f.data as ServerData<"removed">).reason);
       case "room-ended":
         return this.finish("ended");
-      case "peer-joined":
-        return this.onPeerJoined((f.data as ServerData<"peer-joined">).peer);
+      case "peer-joined": {
+        const d = f.data as ServerData<"peer-joined">;
+        return this.onPeerJoined(d.peer, d.resync === true);
+      }
       case "peer-left": {
         const { id } = f.data as ServerData<"peer-left">;
         const p = this.peers.get(id);
-        this.peers.delete(id);
-        this.remote.delete(id);
-        this.mesh?.drop(id);
-        this.view?.removePeer(id);
+        this.forgetPeer(id);
         if (p) this.view?.toast(`${p.name} left`);
         return;
       }
@@ -202,22 +209,20 @@ export class CallSession {
       }, { relayOnly: this.opts.relayOnly });
     }
     this.mesh.setIceServers(d.iceServers);
+    const present = new Set(d.peers.map((p) => p.id));
     if (d.resync) {
-      // The server lost our session (restart, long absence): everyone is new to us again.
-      this.mesh.dropAll();
-      for (const id of this.peers.keys()) this.view?.removePeer(id);
-      this.peers.clear();
-      this.remote.clear();
+      // The server lost our session (it restarted, or we were away too long). Media is peer to peer and
+      // did not need it: keep every link that is still connected. Peers not listed may simply not have
+      // reconnected yet; they get a grace period to come back before their tile goes.
+      const kept = [...this.peers.keys()].filter((id) => this.mesh!.isConnected(id));
+      for (const id of [...this.peers.keys()]) if (!kept.includes(id)) this.forgetPeer(id);
+      this.awaitReturn(kept.filter((id) => !present.has(id)));
+    } else {
+      for (const id of [...this.peers.keys()]) if (!present.has(id) && !this.returning.has(id)) this.forgetPeer(id);
     }
     if (this.phase !== "in-call") this.enterCall();
-    const present = new Set(d.peers.map((p) => p.id));
-    for (const id of [...this.peers.keys()]) {
-      if (present.has(id)) continue;
-      this.peers.delete(id);
-      this.mesh.drop(id);
-      this.view?.removePeer(id);
-    }
     for (const p of d.peers) {
+      this.returning.delete(p.id);
       this.peers.set(p.id, p);
       this.view?.upsertPeer(toView(p));
       // We are the newcomer (or came back): we offer to everyone we do not already have a link with.
@@ -227,16 +232,40 @@ export class CallSession {
     if (this.hand) this.signaling.send("hand", { raised: true });
   }
 
-  private onPeerJoined(p: PeerInfo): void {
+  private onPeerJoined(p: PeerInfo, resync = false): void {
     const known = this.peers.has(p.id);
+    this.returning.delete(p.id);
     this.peers.set(p.id, p);
     this.view?.upsertPeer(toView(p));
-    // A peer-joined for someone we knew means a new session of theirs (reload): start over with them.
+    // The same page back after the server lost its session, with our link to it still up: nothing to redo.
+    if (resync && this.mesh?.isConnected(p.id)) return;
+    // Otherwise a peer-joined for someone we knew means a new session of theirs (reload): start over with them.
     this.mesh?.expect(p.id);
     if (!known) {
       this.view?.toast(`${p.name} joined`);
       announce(`${p.name} joined the call`);
     }
+  }
+
+  /**
+   * Peers kept across a resync that the server does not list yet: they are expected back (their page
+   * reconnects to the restarted server on its own back-off). Whoever has not returned in time is gone.
+   */
+  private awaitReturn(ids: string[]): void {
+    for (const id of ids) this.returning.add(id);
+    if (!ids.length) return;
+    clearTimeout(this.returnTimer);
+    this.returnTimer = setTimeout(() => {
+      for (const id of [...this.returning]) this.forgetPeer(id);
+    }, RETURN_GRACE_MS);
+  }
+
+  private forgetPeer(id: string): void {
+    this.returning.delete(id);
+    this.peers.delete(id);
+    this.remote.delete(id);
+    this.mesh?.drop(id);
+    this.view?.removePeer(id);
   }
 
   private onRemoteMedia(peerId: string, m: RemoteMedia): void {
@@ -490,6 +519,7 @@ export class CallSession {
     if (this.phase === "ended") return;
     this.phase = "ended";
     clearTimeout(this.admittedTimer);
+    clearTimeout(this.returnTimer);
     for (const fn of this.leaveHooks) safe(() => void fn());
     this.signaling.stop();
     for (const t of this.timers) clearInterval(t);

@@ -39,6 +39,7 @@ describe("call page: the server restarts mid-call", () => {
     assert.ok(linksBefore.a.ben && linksBefore.b.ana, JSON.stringify(linksBefore));
 
     // The whole process goes away (an upgrade, a crash and its supervisor): sockets close, the hub is empty.
+    const t0 = Date.now();
     s = await s.restart();
 
     for (const [name, page] of [["Ana", a], ["Ben", b]] as const) {
@@ -47,6 +48,7 @@ describe("call page: the server restarts mid-call", () => {
         return i.signaling === "open" && i.reconnections >= 1;
       }, { pages: [a, b] });
     }
+    console.log(`# both pages back on signaling ${Date.now() - t0} ms after the restart began`);
     // Media is peer to peer: it never needed the server, so the restart must not tear it down.
     await keepsFlowing(a, "ben", [a, b]);
     await keepsFlowing(b, "ana", [a, b]);

@@ -88,6 +88,25 @@ export class Mesh {
     return this.entries.get(peerId)?.link.pc.connectionState === "connected";
   }
 
+  /**
+   * After a resync (the server restarted, and its embedded relay with it) a link carried by a relay
+   * allocation is dead even while ICE still says "connected" (consent checks take seconds to fail):
+   * restart ICE at once so it gets a new allocation (either end's relay: a restart makes both ends
+   * gather again). A link on a direct path is left alone.
+   */
+  async restartIceIfRelayed(peerId: string): Promise<void> {
+    const e = this.entries.get(peerId);
+    if (!e) return;
+    const report = await e.link.pc.getStats();
+    let pairId: string | undefined;
+    report.forEach((r: { type: string; selectedCandidatePairId?: string }) => {
+      if (r.type === "transport" && r.selectedCandidatePairId) pairId = r.selectedCandidatePairId;
+    });
+    const pair = pairId ? report.get(pairId) : undefined;
+    const relayed = pair && [pair.localCandidateId, pair.remoteCandidateId].some((id) => report.get(id)?.candidateType === "relay");
+    if (relayed) e.link.restartIce("the server and its relay restarted", true);
+  }
+
   has(peerId: string): boolean {
     return this.entries.has(peerId) || this.waitTimers.has(peerId);
   }

@@ -217,6 +217,9 @@ export class CallSession {
       const kept = [...this.peers.keys()].filter((id) => this.mesh!.isConnected(id));
       for (const id of [...this.peers.keys()]) if (!kept.includes(id)) this.forgetPeer(id);
       this.awaitReturn(kept.filter((id) => !present.has(id)));
+      // Only towards peers already back: an offer to one the new process does not know yet is lost. The
+      // page that returns last makes the restart; the one that was first just answers it.
+      for (const id of kept) if (present.has(id)) void this.mesh.restartIceIfRelayed(id).catch(() => undefined);
     } else {
       for (const id of [...this.peers.keys()]) if (!present.has(id) && !this.returning.has(id)) this.forgetPeer(id);
     }

@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join as pathJoin } from "node:path";
+import { after, before } from "node:test";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { startTestServer, type TestServer } from "../helpers/server.js";
 
 export const CHROMIUM = process.env.PARLEY_CHROMIUM ?? "/usr/bin/chromium";
 
@@ -27,6 +29,37 @@ export const CHROMIUM_ARGS = [
 
 export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
+}
+
+export interface CallFixture {
+  /** Reassignable: a test may restart the server (`call.server = await call.server.restart()`). */
+  server: TestServer;
+  browser: Browser;
+  /** Pages to close when the suite ends (or earlier, with closePages). */
+  open: CallPage[];
+  closePages(): Promise<void>;
+}
+
+/** One real server and one Chromium for the enclosing describe block; everything is closed after it. */
+export function callFixture(opts: { env?: Record<string, string>; chromiumArgs?: string[] } = {}): CallFixture {
+  const f: CallFixture = {
+    server: undefined as unknown as TestServer,
+    browser: undefined as unknown as Browser,
+    open: [],
+    async closePages() {
+      for (const p of f.open.splice(0)) await p.context.close().catch(() => undefined);
+    },
+  };
+  before(async () => {
+    f.server = await startTestServer(opts.env);
+    f.browser = await launchChromium(opts.chromiumArgs);
+  });
+  after(async () => {
+    await f.closePages();
+    await f.browser?.close();
+    await f.server?.close();
+  });
+  return f;
 }
 
 export const DESKTOP = { width: 1280, height: 800 };

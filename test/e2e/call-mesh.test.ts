@@ -1,25 +1,13 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import type { Browser } from "playwright-core";
-import { createRoom, startTestServer, type TestServer } from "../helpers/server.js";
-import { allDecodeFromAll, eventually, info, join, launchChromium, stats, type CallPage } from "./call-helpers.js";
+import { describe, it } from "node:test";
+import { createRoom } from "../helpers/server.js";
+import { allDecodeFromAll, eventually, info, join, stats, callFixture } from "./call-helpers.js";
 
 describe("call page: mesh", () => {
-  let s: TestServer;
-  let browser: Browser;
-  const open: CallPage[] = [];
-  before(async () => {
-    s = await startTestServer();
-    browser = await launchChromium();
-  });
-  after(async () => {
-    for (const p of open) await p.context.close().catch(() => undefined);
-    await browser?.close();
-    await s?.close();
-  });
+  const call = callFixture();
 
   it("three people join one room and each decodes video from both others", async () => {
-    const room = await createRoom(s, {
+    const room = await createRoom(call.server, {
       title: "Three-way check",
       participants: [
         { id: "ana", name: "Ana Host", role: "host" },
@@ -27,8 +15,8 @@ describe("call page: mesh", () => {
         { id: "cai", name: "Cai Nurse", role: "participant" },
       ],
     });
-    for (const p of room.participants) open.push(await join(browser, p.joinUrl));
-    const pages = open.slice(0, 3);
+    for (const p of room.participants) call.open.push(await join(call.browser, p.joinUrl));
+    const pages = call.open.slice(0, 3);
     const byPeer = await allDecodeFromAll(pages);
     assert.equal(Object.keys(byPeer).length, 3);
     for (const [self, list] of Object.entries(byPeer)) {
@@ -49,12 +37,12 @@ describe("call page: mesh", () => {
   });
 
   it("measures the time from clicking Join to the first decoded frame", async () => {
-    const room = await createRoom(s, { participants: [{ name: "First", role: "host" }, { name: "Second", role: "participant" }] });
-    const first = await join(browser, room.participants[0]!.joinUrl);
-    open.push(first);
+    const room = await createRoom(call.server, { participants: [{ name: "First", role: "host" }, { name: "Second", role: "participant" }] });
+    const first = await join(call.browser, room.participants[0]!.joinUrl);
+    call.open.push(first);
     await eventually("first person in the call", async () => (await info(first)).phase === "in-call", { pages: [first] });
-    const second = await join(browser, room.participants[1]!.joinUrl);
-    open.push(second);
+    const second = await join(call.browser, room.participants[1]!.joinUrl);
+    call.open.push(second);
     const t = await eventually(
       "a first decoded frame on the second page",
       async () => {

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import type { Browser } from "playwright-core";
-import { createRoom, startTestServer, type TestServer } from "../helpers/server.js";
-import { allDecodeFromAll, eventually, info, join, keepsFlowing, launchChromium, stats, type CallPage } from "./call-helpers.js";
+import { describe, it } from "node:test";
+import { createRoom } from "../helpers/server.js";
+import { allDecodeFromAll, eventually, info, join, keepsFlowing, stats, type CallPage, callFixture } from "./call-helpers.js";
 
 /** The ICE username fragment of each link: a new RTCPeerConnection (or an ICE restart) changes it. */
 async function ufrags(c: CallPage): Promise<Record<string, string | undefined>> {
@@ -10,37 +9,26 @@ async function ufrags(c: CallPage): Promise<Record<string, string | undefined>> 
 }
 
 describe("call page: the server restarts mid-call", () => {
-  let s: TestServer;
-  let browser: Browser;
-  const open: CallPage[] = [];
-  before(async () => {
-    s = await startTestServer();
-    browser = await launchChromium();
-  });
-  after(async () => {
-    for (const p of open.splice(0)) await p.context.close().catch(() => undefined);
-    await browser?.close();
-    await s?.close();
-  });
+  const call = callFixture();
 
   it("keeps the peer connections and their media, reconnects signaling, and lets a late joiner in", async () => {
-    const room = await createRoom(s, {
+    const room = await createRoom(call.server, {
       participants: [
         { id: "ana", name: "Ana", role: "host" },
         { id: "ben", name: "Ben", role: "participant" },
         { id: "cleo", name: "Cleo", role: "participant" },
       ],
     });
-    const a = await join(browser, room.participants[0]!.joinUrl);
-    const b = await join(browser, room.participants[1]!.joinUrl);
-    open.push(a, b);
+    const a = await join(call.browser, room.participants[0]!.joinUrl);
+    const b = await join(call.browser, room.participants[1]!.joinUrl);
+    call.open.push(a, b);
     await allDecodeFromAll([a, b]);
     const linksBefore = { a: await ufrags(a), b: await ufrags(b) };
     assert.ok(linksBefore.a.ben && linksBefore.b.ana, JSON.stringify(linksBefore));
 
     // The whole process goes away (an upgrade, a crash and its supervisor): sockets close, the hub is empty.
     const t0 = Date.now();
-    s = await s.restart();
+    call.server = await call.server.restart();
 
     for (const [name, page] of [["Ana", a], ["Ben", b]] as const) {
       await eventually(`${name} back on signaling`, async () => {
@@ -59,8 +47,8 @@ describe("call page: the server restarts mid-call", () => {
     // The new process relays again: a raised hand crosses, and someone joining now meets both.
     await a.page.click("#ctl-hand");
     await b.page.locator('.tile[data-peer="ana"] .hand:not([hidden])').waitFor({ timeout: 20_000 });
-    const c = await join(browser, room.participants[2]!.joinUrl);
-    open.push(c);
+    const c = await join(call.browser, room.participants[2]!.joinUrl);
+    call.open.push(c);
     await allDecodeFromAll([a, b, c]);
     assert.deepEqual((await ufrags(a)).ben, linksBefore.a.ben, "the late joiner did not disturb the kept link");
   });

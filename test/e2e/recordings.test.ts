@@ -1,39 +1,27 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { join as pathJoin } from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { Browser } from "playwright-core";
-import { createRoom, startTestServer, type TestServer } from "../helpers/server.js";
-import { allDecodeFromAll, clickJoin, eventually, join, launchChromium, type CallPage } from "./call-helpers.js";
+import { describe, it } from "node:test";
+import { createRoom } from "../helpers/server.js";
+import { allDecodeFromAll, clickJoin, eventually, join, type CallPage, callFixture } from "./call-helpers.js";
 
 type RecState = { consent: boolean | null; active: boolean; recordingId: string | null; lastError: string | null; resumed: number; progress: { state: string; pending: number } | null };
 const recState = (c: CallPage) => c.page.evaluate(() => (window as unknown as { __parleyRecording?: unknown }).__parleyRecording ?? null) as Promise<RecState | null>;
 
 describe("recordings in the call page (real Chromium)", () => {
-  let s: TestServer;
-  let browser: Browser;
-  const open: CallPage[] = [];
-  before(async () => {
-    s = await startTestServer();
-    browser = await launchChromium(["--autoplay-policy=no-user-gesture-required"]);
-  });
-  after(async () => {
-    for (const p of open.splice(0)) await p.context.close().catch(() => undefined);
-    await browser?.close();
-    await s?.close();
-  });
+  const call = callFixture({ chromiumArgs: ["--autoplay-policy=no-user-gesture-required"] });
 
   const twoInACall = async () => {
-    const room = await createRoom(s, {
+    const room = await createRoom(call.server, {
       recording: { enabled: true, requireConsent: true },
       participants: [
         { id: "host-1", name: "Dr Host", role: "host" },
         { id: "pat-1", name: "Pat Patient", role: "participant" },
       ],
     });
-    const host = await join(browser, room.participants[0]!.joinUrl);
-    const pat = await join(browser, room.participants[1]!.joinUrl);
-    open.push(host, pat);
+    const host = await join(call.browser, room.participants[0]!.joinUrl);
+    const pat = await join(call.browser, room.participants[1]!.joinUrl);
+    call.open.push(host, pat);
     await allDecodeFromAll([host, pat]);
     return { room, host, pat };
   };
@@ -52,7 +40,7 @@ describe("recordings in the call page (real Chromium)", () => {
     // The network fails for a while: chunks wait in IndexedDB.
     await host.page.route("**/api/recordings/*/chunks/*", (route) => route.abort());
     await new Promise((r) => setTimeout(r, 5000));
-    const mid = await (await s.api(`/api/recordings/${recordingId}`)).json();
+    const mid = await (await call.server.api(`/api/recordings/${recordingId}`)).json();
     assert.equal(mid.status, "UPLOADING");
     await host.page.unroute("**/api/recordings/*/chunks/*");
 
@@ -63,22 +51,22 @@ describe("recordings in the call page (real Chromium)", () => {
     const ready = await eventually(
       "the recording to be processed",
       async () => {
-        const r = await (await s.api(`/api/recordings/${recordingId}`)).json();
+        const r = await (await call.server.api(`/api/recordings/${recordingId}`)).json();
         return r.status === "READY" || r.status === "FAILED" ? r : undefined;
       },
       { timeoutMs: 120_000, pages: [host] },
     );
     assert.equal(ready.status, "READY", ready.failureReason);
     assert.ok(ready.chunksReceived >= 3 || ready.expectedChunks >= 3, `chunks: ${JSON.stringify(ready)}`);
-    const file = pathJoin(s.dataDir, "recordings", recordingId, `recording.${ready.format === "matroska" ? "mkv" : ready.format}`);
+    const file = pathJoin(call.server.dataDir, "recordings", recordingId, `recording.${ready.format === "matroska" ? "mkv" : ready.format}`);
     const probe = JSON.parse(execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json", file]).toString());
     assert.ok(Number(probe.format.duration) >= 5, `duration ${probe.format.duration} of ${JSON.stringify(ready)}`);
     const kinds = probe.streams.map((x: { codec_type: string }) => x.codec_type);
     assert.ok(kinds.includes("video") && kinds.includes("audio"), `streams ${kinds}`);
 
-    const actions = s.running.ctx.audit.list({ roomId: room.roomId }).map((a) => a.action);
+    const actions = call.server.running.ctx.audit.list({ roomId: room.roomId }).map((a) => a.action);
     for (const a of ["recording.consent_granted", "recording.started", "recording.completed", "recording.ready"]) assert.ok(actions.includes(a), `audit has ${a}: ${actions}`);
-    for (const c of open.splice(0)) await c.context.close();
+    for (const c of call.open.splice(0)) await c.context.close();
   });
 
   it("starts no recording when one participant refuses consent", async () => {
@@ -91,7 +79,7 @@ describe("recordings in the call page (real Chromium)", () => {
     await host.page.click("#rec-toggle");
     const err = await eventually<string>("the refusal to be shown", async () => (await recState(host))?.lastError ?? undefined, { pages: [host] });
     assert.match(err, /Pat Patient/);
-    const list = await (await s.api(`/api/rooms/${room.roomId}/recordings`)).json();
+    const list = await (await call.server.api(`/api/rooms/${room.roomId}/recordings`)).json();
     assert.deepEqual(list.recordings, []);
     assert.equal(await pat.page.locator("#rec-indicator").isVisible(), false);
     assert.equal((await recState(host))?.recordingId, null);

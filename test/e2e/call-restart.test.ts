@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createRoom } from "../helpers/server.js";
-import { allDecodeFromAll, eventually, info, join, keepsFlowing, stats, type CallPage, callFixture } from "./call-helpers.js";
+import { allDecodeFromAll, clickJoin, eventually, info, join, keepsFlowing, openCall, stats, type CallPage, callFixture } from "./call-helpers.js";
 
 /** The ICE username fragment of each link: a new RTCPeerConnection (or an ICE restart) changes it. */
 async function ufrags(c: CallPage): Promise<Record<string, string | undefined>> {
@@ -51,5 +51,30 @@ describe("call page: the server restarts mid-call", () => {
     call.open.push(c);
     await allDecodeFromAll([a, b, c]);
     assert.deepEqual((await ufrags(a)).ben, linksBefore.a.ben, "the late joiner did not disturb the kept link");
+  });
+
+  it("a page on the long-poll fallback comes back too, with its connection kept", async () => {
+    await call.closePages();
+    const room = await createRoom(call.server, { participants: [{ id: "wes", name: "Wes", role: "host" }, { id: "pia", name: "Pia", role: "participant" }] });
+    const ws = await join(call.browser, room.participants[0]!.joinUrl);
+    // Behind a proxy that refuses WebSocket upgrades: the page signals over long-poll.
+    const poll = await openCall(call.browser, room.participants[1]!.joinUrl, {
+      setup: async (_ctx, page) => page.routeWebSocket(/.*/, (w) => void w.close({ code: 1008, reason: "blocked by test proxy" })),
+    });
+    call.open.push(ws, poll);
+    await clickJoin(poll);
+    await allDecodeFromAll([ws, poll]);
+    assert.equal((await info(poll)).transport, "poll");
+    const before = await ufrags(poll);
+
+    call.server = await call.server.restart();
+
+    await eventually("both pages see each other in the new hub", async () => (await info(ws)).peers.includes("pia") && (await info(poll)).peers.includes("wes") && (await info(poll)).signaling === "open", { pages: [ws, poll] });
+    await keepsFlowing(ws, "pia", [ws, poll]);
+    await keepsFlowing(poll, "wes", [ws, poll]);
+    assert.deepEqual(await ufrags(poll), before, "the polling page kept its connection");
+    // Signaling works again over the poll transport: a raised hand crosses.
+    await poll.page.click("#ctl-hand");
+    await ws.page.locator('.tile[data-peer="pia"] .hand:not([hidden])').waitFor({ timeout: 20_000 });
   });
 });

@@ -7,27 +7,8 @@ import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { recordingConsents } from "../src/db/schema.js";
 import { MAX_CHUNK_BYTES, recordingTimings } from "../src/recordings/limits.js";
-import { createRoom, startTestServer, tempDir, type TestServer } from "./helpers/server.js";
-
-/** A real WebM as MediaRecorder makes it: VP8 + Opus, written live (no duration, no cues). */
-function makeWebm(seconds: number): Buffer {
-  const file = join(tempDir("parley-webm-"), "t.webm");
-  execFileSync("ffmpeg", [
-    "-hide_banner", "-loglevel", "error", "-y",
-    "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15",
-    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-    "-t", String(seconds), "-c:v", "libvpx", "-deadline", "realtime", "-b:v", "400k", "-c:a", "libopus",
-    "-live", "1", "-f", "webm", file,
-  ]);
-  return readFileSync(file);
-}
-
-function split(buf: Buffer, parts: number): Buffer[] {
-  const size = Math.ceil(buf.length / parts);
-  const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
-  return out;
-}
+import { makeWebm, split } from "./helpers/media.js";
+import { createRoom, startTestServer, type TestServer } from "./helpers/server.js";
 
 function ffprobe(file: string) {
   const out = execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration,format_name:stream=codec_type,codec_name", "-of", "json", file]).toString();

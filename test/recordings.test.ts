@@ -9,6 +9,7 @@ import { recordingConsents } from "../src/db/schema.js";
 import { MAX_CHUNK_BYTES, recordingTimings } from "../src/recordings/limits.js";
 import { makeWebm, split } from "./helpers/media.js";
 import { createRoom, startTestServer, type TestServer } from "./helpers/server.js";
+import { Peer } from "./helpers/signaling.js";
 
 function ffprobe(file: string) {
   const out = execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration,format_name:stream=codec_type,codec_name", "-of", "json", file]).toString();
@@ -239,6 +240,24 @@ describe("recordings: chunked upload and processing", () => {
     const afterEnd = await fetch(`${s.url}/api/recordings/${recordingId}`, { headers: auth(host) });
     assert.equal(afterEnd.status, 200);
     assert.equal((await fetch(file, { headers: auth(pat) })).status, 403);
+  });
+
+  it("refuses the very next chunk of a participant the host removed", async () => {
+    const room = await recordingRoom(s);
+    const host = room.participants[0]!;
+    const pat = room.participants[1]!;
+    const hostPeer = await Peer.join(s, host.token);
+    const patPeer = await Peer.join(s, pat.token);
+    const { recordingId } = await (await startRecording(s, pat.token)).json();
+    const [first, second] = split(webm, 3);
+    assert.equal((await put(s, recordingId, 0, pat.token, first!)).status, 201);
+    hostPeer.send({ type: "remove", data: { participantId: pat.id } });
+    assert.equal((await patPeer.closed).code, 4003);
+    const after = await put(s, recordingId, 1, pat.token, second!);
+    assert.ok([401, 403].includes(after.status), `refused at once, not after a grace period (got ${after.status})`);
+    const up = await (await s.api(`/api/recordings/${recordingId}`)).json();
+    assert.equal(up.status, "UPLOADING");
+    hostPeer.close();
   });
 
   it("answers Range with 206 and exactly the asked bytes, 416 past the end", async () => {

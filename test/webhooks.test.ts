@@ -96,6 +96,11 @@ describe("signed webhooks", () => {
       assert.equal(log.deliveries[0].status, "delivered");
       assert.equal(log.deliveries[0].attempts, 3);
       assert.equal(log.deliveries[0].lastStatusCode, 200);
+      // The log keeps every try, not only the last: how the receiver answered, when, and how fast.
+      const tries = log.deliveries[0].attemptLog as { attempt: number; at: string; statusCode: number | null; error: string | null; durationMs: number }[];
+      assert.deepEqual(tries.map((t) => [t.attempt, t.statusCode, t.error]), [[1, 500, "receiver answered 500"], [2, 500, "receiver answered 500"], [3, 200, null]]);
+      assert.ok(tries.every((t, i) => i === 0 || Date.parse(t.at) > Date.parse(tries[i - 1]!.at)), "in order, backed off");
+      assert.ok(tries.every((t) => t.durationMs >= 0 && t.durationMs < 10_000));
       const list = await (await s.api("/api/webhooks")).json();
       assert.deepEqual(list.webhooks[0].deliveries, { delivered: 1 });
       const metrics = await (await fetch(`${s.url}/metrics`)).text();
@@ -133,6 +138,14 @@ describe("signed webhooks", () => {
       assert.equal(new Set(successes.map((h) => h.deliveryId)).size, 2, "each delivery id succeeded once");
       assert.ok(receiver.hits.every((h) => h.signatureOk));
       assert.deepEqual(new Set(successes.map((h) => h.body.data.roomId)), new Set([a.roomId, b.roomId]));
+      // Attempts made before the restart are still in the log, beside the one that landed after it.
+      const log = await (await s.api(`/api/webhooks/${hook.id}/deliveries`)).json();
+      for (const d of log.deliveries) {
+        const codes = d.attemptLog.map((t: { statusCode: number | null }) => t.statusCode);
+        assert.equal(codes.at(-1), 200);
+        assert.ok(codes.slice(0, -1).length >= 1 && codes.slice(0, -1).every((c: number | null) => c === 503), JSON.stringify(codes));
+        assert.equal(d.attemptLog.length, d.attempts);
+      }
     } finally {
       await s.close();
       await receiver.close();

@@ -255,6 +255,22 @@ export const webhookDeliveries = sqliteTable(
   (t) => [index("deliveries_due").on(t.status, t.nextAttemptAt), index("deliveries_webhook").on(t.webhookId)],
 );
 
+/** Every try of a delivery, for the delivery log: a receiver that fails now and then shows how and when. */
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    deliveryId: text("delivery_id")
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    at: text("at").notNull(),
+    statusCode: integer("status_code"),
+    error: text("error"),
+    durationMs: integer("duration_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.attempt] })],
+);
+
 export const roomSummaries = sqliteTable("room_summaries", {
   roomId: text("room_id")
     .primaryKey()

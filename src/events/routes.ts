@@ -6,7 +6,7 @@ import { defineRoute } from "../http/route.js";
 import type { Capability } from "../server.js";
 import { PUBLIC_EVENT_TYPES, toPublicFrame } from "./frames.js";
 import { EventSockets } from "./socket.js";
-import { WebhookService, type DeliveryRow, type WebhookRow } from "./webhooks.js";
+import { WebhookService, type AttemptRow, type DeliveryRow, type WebhookRow } from "./webhooks.js";
 
 export const createWebhookBody = z.object({
   url: z.url({ message: "must be an absolute http(s) URL" }).max(2000).refine((u) => /^https?:\/\//i.test(u), "must start with http:// or https://"),
@@ -30,11 +30,12 @@ const deliveryView = z.object({
   createdAt: z.string(),
   deliveredAt: z.string().nullable(),
   body: z.unknown(),
+  attemptLog: z.array(z.object({ attempt: z.number(), at: z.string(), statusCode: z.number().nullable(), error: z.string().nullable(), durationMs: z.number() })),
 });
 
 // The secret is write-only: it is never returned.
 const view = (w: WebhookRow, counts?: Record<string, number>) => ({ id: w.id, url: w.url, events: w.events, roomId: w.roomId, createdAt: w.createdAt, ...(counts ? { deliveries: counts } : {}) });
-const deliveryOut = (d: DeliveryRow) => ({
+const deliveryOut = (d: DeliveryRow & { attemptLog: AttemptRow[] }) => ({
   deliveryId: d.id,
   event: d.event,
   status: d.status,
@@ -45,6 +46,7 @@ const deliveryOut = (d: DeliveryRow) => ({
   createdAt: d.createdAt,
   deliveredAt: d.deliveredAt,
   body: JSON.parse(d.body) as unknown,
+  attemptLog: d.attemptLog.map((a) => ({ attempt: a.attempt, at: a.at, statusCode: a.statusCode, error: a.error, durationMs: a.durationMs })),
 });
 
 function webhookRoutes(service: WebhookService, sockets: EventSockets) {

@@ -1,12 +1,13 @@
 import { createHmac, randomUUID } from "node:crypto";
 import { and, asc, desc, eq, inArray, lte, sql } from "drizzle-orm";
 import type { AppContext } from "../context.js";
-import { webhookDeliveries, webhooks } from "../db/schema.js";
+import { webhookAttempts, webhookDeliveries, webhooks } from "../db/schema.js";
 import { notFound } from "../http/problem.js";
 import type { PublicFrame } from "./frames.js";
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type AttemptRow = typeof webhookAttempts.$inferSelect;
 
 /** Defaults of the webhook outbox; exported so tests can shorten the back-off. */
 export const webhookTuning = {
@@ -78,9 +79,20 @@ export class WebhookService {
     this.reload();
   }
 
-  deliveries(webhookId: string, limit: number): DeliveryRow[] {
+  /** The newest deliveries of a webhook, each with every attempt made so far (oldest first). */
+  deliveries(webhookId: string, limit: number): (DeliveryRow & { attemptLog: AttemptRow[] })[] {
     this.require(webhookId);
-    return this.ctx.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId)).orderBy(desc(webhookDeliveries.createdAt)).limit(limit).all();
+    const rows = this.ctx.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId)).orderBy(desc(webhookDeliveries.createdAt)).limit(limit).all();
+    if (!rows.length) return [];
+    const log = new Map<string, AttemptRow[]>();
+    const attempts = this.ctx.db
+      .select()
+      .from(webhookAttempts)
+      .where(inArray(webhookAttempts.deliveryId, rows.map((r) => r.id)))
+      .orderBy(asc(webhookAttempts.attempt))
+      .all();
+    for (const a of attempts) log.set(a.deliveryId, [...(log.get(a.deliveryId) ?? []), a]);
+    return rows.map((r) => ({ ...r, attemptLog: log.get(r.id) ?? [] }));
   }
 
   /** Called for every public event. Enqueues on the next tick so the emitter (often the relay) never waits on SQLite. */
@@ -193,6 +205,7 @@ export class WebhookService {
     const attempts = d.attempts + 1;
     let statusCode: number | null = null;
     let error: string | null = null;
+    const started = Date.now();
     try {
       const res = await fetch(h.url, {
         method: "POST",
@@ -219,23 +232,25 @@ export class WebhookService {
     }
     if (this.ctx.database.sqlite.open === false) return;
     const at = new Date().toISOString();
+    const attempt = { deliveryId: id, attempt: attempts, at, statusCode, error, durationMs: Date.now() - started };
     if (!error) {
-      this.ctx.db
-        .update(webhookDeliveries)
-        .set({ status: "delivered", attempts, lastStatusCode: statusCode, lastError: null, deliveredAt: at })
-        .where(eq(webhookDeliveries.id, id))
-        .run();
+      this.ctx.db.transaction((tx) => {
+        tx.insert(webhookAttempts).values(attempt).onConflictDoNothing().run();
+        tx.update(webhookDeliveries).set({ status: "delivered", attempts, lastStatusCode: statusCode, lastError: null, deliveredAt: at }).where(eq(webhookDeliveries.id, id)).run();
+      });
       this.onAttempt("delivered");
       return;
     }
     const delay = Math.min(webhookTuning.baseDelayMs * 2 ** (attempts - 1), webhookTuning.maxDelayMs) * (0.8 + Math.random() * 0.4);
     const next = Date.now() + delay;
     const giveUp = next - Date.parse(d.createdAt) > webhookTuning.giveUpAfterMs;
-    this.ctx.db
-      .update(webhookDeliveries)
-      .set({ status: giveUp ? "failed" : "pending", attempts, lastStatusCode: statusCode, lastError: error, nextAttemptAt: new Date(next).toISOString() })
-      .where(eq(webhookDeliveries.id, id))
-      .run();
+    this.ctx.db.transaction((tx) => {
+      tx.insert(webhookAttempts).values(attempt).onConflictDoNothing().run();
+      tx.update(webhookDeliveries)
+        .set({ status: giveUp ? "failed" : "pending", attempts, lastStatusCode: statusCode, lastError: error, nextAttemptAt: new Date(next).toISOString() })
+        .where(eq(webhookDeliveries.id, id))
+        .run();
+    });
     this.onAttempt(giveUp ? "failed" : "retry");
     this.ctx.log[giveUp ? "warn" : "debug"]({ deliveryId: id, webhookId: h.id, attempts, error }, giveUp ? "webhook delivery given up" : "webhook delivery failed; will retry");
   }

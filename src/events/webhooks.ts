@@ -233,26 +233,24 @@ export class WebhookService {
     if (this.ctx.database.sqlite.open === false) return;
     const at = new Date().toISOString();
     const attempt = { deliveryId: id, attempt: attempts, at, statusCode, error, durationMs: Date.now() - started };
+    let result: "delivered" | "retry" | "failed";
+    let outcome: Partial<DeliveryRow>;
     if (!error) {
-      this.ctx.db.transaction((tx) => {
-        tx.insert(webhookAttempts).values(attempt).onConflictDoNothing().run();
-        tx.update(webhookDeliveries).set({ status: "delivered", attempts, lastStatusCode: statusCode, lastError: null, deliveredAt: at }).where(eq(webhookDeliveries.id, id)).run();
-      });
-      this.onAttempt("delivered");
-      return;
+      result = "delivered";
+      outcome = { status: "delivered", attempts, lastStatusCode: statusCode, lastError: null, deliveredAt: at };
+    } else {
+      const delay = Math.min(webhookTuning.baseDelayMs * 2 ** (attempts - 1), webhookTuning.maxDelayMs) * (0.8 + Math.random() * 0.4);
+      const next = Date.now() + delay;
+      result = next - Date.parse(d.createdAt) > webhookTuning.giveUpAfterMs ? "failed" : "retry";
+      outcome = { status: result === "failed" ? "failed" : "pending", attempts, lastStatusCode: statusCode, lastError: error, nextAttemptAt: new Date(next).toISOString() };
     }
-    const delay = Math.min(webhookTuning.baseDelayMs * 2 ** (attempts - 1), webhookTuning.maxDelayMs) * (0.8 + Math.random() * 0.4);
-    const next = Date.now() + delay;
-    const giveUp = next - Date.parse(d.createdAt) > webhookTuning.giveUpAfterMs;
+    // The try and the delivery's new state land together: the log never shows an attempt the outbox does not count.
     this.ctx.db.transaction((tx) => {
       tx.insert(webhookAttempts).values(attempt).onConflictDoNothing().run();
-      tx.update(webhookDeliveries)
-        .set({ status: giveUp ? "failed" : "pending", attempts, lastStatusCode: statusCode, lastError: error, nextAttemptAt: new Date(next).toISOString() })
-        .where(eq(webhookDeliveries.id, id))
-        .run();
+      tx.update(webhookDeliveries).set(outcome).where(eq(webhookDeliveries.id, id)).run();
     });
-    this.onAttempt(giveUp ? "failed" : "retry");
-    this.ctx.log[giveUp ? "warn" : "debug"]({ deliveryId: id, webhookId: h.id, attempts, error }, giveUp ? "webhook delivery given up" : "webhook delivery failed; will retry");
+    this.onAttempt(result);
+    if (error) this.ctx.log[result === "failed" ? "warn" : "debug"]({ deliveryId: id, webhookId: h.id, attempts, error }, result === "failed" ? "webhook delivery given up" : "webhook delivery failed; will retry");
   }
 
   /** Deliveries per status, for the delivery log's header and metrics. */

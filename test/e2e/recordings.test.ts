@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { createRoom } from "../helpers/server.js";
 import { allDecodeFromAll, clickJoin, eventually, join, type CallPage, callFixture } from "./call-helpers.js";
 
-type RecState = { consent: boolean | null; active: boolean; recordingId: string | null; lastError: string | null; resumed: number; progress: { state: string; pending: number } | null };
+type RecState = { consent: boolean | null; active: boolean; recordingId: string | null; lastError: string | null; resumed: number; progress: { state: string; pending: number } | null; included: string[] | null };
 const recState = (c: CallPage) => c.page.evaluate(() => (window as unknown as { __parleyRecording?: unknown }).__parleyRecording ?? null) as Promise<RecState | null>;
 
 describe("recordings in the call page (real Chromium)", () => {
@@ -83,5 +83,42 @@ describe("recordings in the call page (real Chromium)", () => {
     assert.deepEqual(list.recordings, []);
     assert.equal(await pat.page.locator("#rec-indicator").isVisible(), false);
     assert.equal((await recState(host))?.recordingId, null);
+  });
+
+  it("asks someone who joins during a recording, and leaves them out of the composite until they allow it", async () => {
+    const room = await createRoom(call.server, {
+      recording: { enabled: true, requireConsent: true },
+      participants: [
+        { id: "host-2", name: "Dr Host", role: "host" },
+        { id: "pat-2", name: "Pat Patient", role: "participant" },
+        { id: "late-2", name: "Lee Late", role: "participant" },
+      ],
+    });
+    const host = await join(call.browser, room.participants[0]!.joinUrl);
+    const pat = await join(call.browser, room.participants[1]!.joinUrl);
+    call.open.push(host, pat);
+    await allDecodeFromAll([host, pat]);
+    for (const c of [host, pat]) {
+      await c.page.waitForSelector("#rec-consent-yes", { timeout: 30_000 });
+      await c.page.click("#rec-consent-yes");
+    }
+    await host.page.click("#rec-toggle");
+    await eventually("the composite to include both", async () => JSON.stringify((await recState(host))?.included) === JSON.stringify(["host-2", "pat-2"]), { pages: [host] });
+
+    const late = await join(call.browser, room.participants[2]!.joinUrl);
+    call.open.push(late);
+    await allDecodeFromAll([host, pat, late]);
+    // The newcomer is told a recording is running and asked; meanwhile the host's composite leaves them out.
+    await late.page.waitForSelector("#rec-consent-yes", { timeout: 30_000 });
+    assert.match(await late.page.locator("#rec-consent").innerText(), /being recorded/);
+    for (let i = 0; i < 3; i++) {
+      assert.ok(!(await recState(host))?.included?.includes("late-2"), "not drawn or heard before saying yes");
+      await new Promise((r) => setTimeout(r, 2_000)); // across at least one consent refresh (every 4 s)
+    }
+    await late.page.click("#rec-consent-yes");
+    await eventually("the composite to include the newcomer", async () => (await recState(host))?.included?.includes("late-2"), { pages: [host, late] });
+    const actions = call.server.running.ctx.audit.list({ roomId: room.roomId }).filter((a) => a.action === "recording.consent_granted").map((a) => a.actor);
+    assert.deepEqual(new Set(actions), new Set(["host-2", "pat-2", "late-2"]));
+    await host.page.click("#rec-toggle");
   });
 });

@@ -13,6 +13,8 @@ export interface RecordingState {
   progress: UploadProgress | null;
   lastError: string | null;
   resumed: number;
+  /** While recording the composite: the participants drawn and heard in it. */
+  included: string[] | null;
 }
 
 const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
@@ -24,7 +26,7 @@ const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
  * upload progress. On mount it also finishes uploads a reload interrupted.
  */
 export function recordingExtension(api: CallApi): void {
-  const state: RecordingState = { consent: null, active: api.room.recording.active, by: null, recordingId: null, progress: null, lastError: null, resumed: 0 };
+  const state: RecordingState = { consent: null, active: api.room.recording.active, by: null, recordingId: null, progress: null, lastError: null, resumed: 0, included: null };
   (window as unknown as { __parleyRecording: RecordingState }).__parleyRecording = state;
 
   const progressEl = h("span", { class: "rec-progress", id: "rec-progress", "aria-live": "polite" });
@@ -111,6 +113,7 @@ export function recordingExtension(api: CallApi): void {
       if (recorder) {
         const r = recorder;
         recorder = undefined;
+        state.included = null;
         recordBtn.textContent = "Record";
         await r.stop();
         return;
@@ -131,6 +134,7 @@ export function recordingExtension(api: CallApi): void {
         localStream: () => api.localStream(),
         getTiles: () => new Map([[api.selfId, api.localStream()], ...api.remoteStreams()]),
         onProgress,
+        onIncluded: (ids) => (state.included = ids),
       });
       state.recordingId = recorder.recordingId;
       state.lastError = null;

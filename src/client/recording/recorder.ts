@@ -17,6 +17,8 @@ export interface RecorderOptions {
   /** `composite`: every tile by participant id (self included). */
   getTiles(): Map<string, MediaStream>;
   onProgress(p: UploadProgress): void;
+  /** `composite`: who is drawn and heard now (only those who consented). */
+  onIncluded?(ids: string[]): void;
 }
 
 export class RecordingRefused extends Error {
@@ -67,12 +69,16 @@ export async function createRecorder(o: RecorderOptions): Promise<Recorder> {
   if (o.mode === "composite") {
     audio = new AudioContext();
     composite = createComposite(o.getTiles, audio);
+    const include = (ids: Set<string>) => {
+      composite!.setIncluded(ids);
+      o.onIncluded?.([...ids].sort());
+    };
     const refresh = async () => {
       const r = await fetch(`${o.origin}/api/recordings/${rec.recordingId}/upload`, { headers: { authorization: `Bearer ${o.token}` } }).catch(() => undefined);
-      if (r?.ok) composite!.setIncluded(new Set(((await r.json()) as { consented: string[] }).consented.concat(o.selfId)));
+      if (r?.ok) include(new Set(((await r.json()) as { consented: string[] }).consented.concat(o.selfId)));
     };
     // Everyone present consented when the server accepted the start; later joiners appear once they do.
-    composite.setIncluded(new Set(o.getTiles().keys()));
+    include(new Set(o.getTiles().keys()));
     consentTimer = setInterval(refresh, CONSENT_REFRESH_MS);
     stream = composite.stream();
   } else {

@@ -8,6 +8,7 @@ import { SMTPServer } from "smtp-server";
 import { inviteTuning } from "../src/invites/service.js";
 import { icsFields, parseMail } from "./helpers/mail.js";
 import { createRoom, startTestServer, type TestServer } from "./helpers/server.js";
+import { waitUntil } from "./helpers/wait.js";
 
 interface Received {
   from: string;
@@ -55,15 +56,7 @@ async function startSmtp(opts: { refuse?: boolean } = {}) {
   };
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000) => waitUntil(what, fn, { timeoutMs });
 
 const saved = structuredClone(inviteTuning);
 afterEach(() => Object.assign(inviteTuning, structuredClone(saved)));

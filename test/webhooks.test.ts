@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, it } from "node:test";
 import { webhookTuning } from "../src/events/webhooks.js";
 import { createRoom, startTestServer, type TestServer } from "./helpers/server.js";
+import { waitUntil } from "./helpers/wait.js";
 
 const SECRET = "receiver-shared-secret-0123456789";
 
@@ -50,15 +51,7 @@ async function startReceiver(answer: (n: number, hit: Omit<Hit, "answered">) => 
   };
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000) => waitUntil(what, fn, { timeoutMs });
 
 const saved = { ...webhookTuning };
 afterEach(() => Object.assign(webhookTuning, saved));

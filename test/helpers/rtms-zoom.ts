@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { TestServer } from "./server.js";
+import { waitUntil } from "./wait.js";
 
 /** Zoom credentials the RTMS suites configure (test values, not real ones). */
 export const ZOOM_ENV = {
@@ -51,12 +52,6 @@ export function streamRow(s: TestServer, streamId: string) {
 }
 
 /** Polls until `check` returns a value (generous: the machine is shared). */
-export async function until<T>(check: () => T | undefined | null | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+export function until<T>(check: () => T | undefined | null | false, what: string, timeoutMs = 30_000): Promise<T> {
+  return waitUntil(what, check, { timeoutMs, everyMs: 25 });
 }

@@ -78,6 +78,8 @@ export async function openCall(browser: Browser, url: string, opts: { viewport?:
   const logs: string[] = [];
   page.on("console", (m) => logs.push(`[${m.type()}] ${m.text()}`));
   page.on("pageerror", (e) => logs.push(`[pageerror] ${e.message}`));
+  // The console says only "Failed to load resource: 404"; the URL is what tells a failure apart.
+  page.on("response", (r) => void (r.status() >= 400 && logs.push(`[http ${r.status()}] ${r.request().method()} ${new URL(r.url()).pathname}`)));
   await opts.setup?.(context, page);
   await page.goto(url);
   return { page, context, logs };
@@ -133,9 +135,15 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last)}\n${logs}`);
 }
 
+/** The page's participant id, once its `welcome` has arrived. */
+export function selfIdOf(c: CallPage): Promise<string> {
+  return eventually("the page's welcome (its own participant id)", async () => ((await info(c)).selfId as string) || undefined, { pages: [c] });
+}
+
 /** Every page decodes video (framesDecoded > 0 on its camera stream) from every other page. */
 export async function allDecodeFromAll(pages: CallPage[], timeoutMs = 60_000): Promise<Record<string, PeerStats[]>> {
-  const ids = await Promise.all(pages.map(async (p) => (await info(p)).selfId as string));
+  // A page knows its own id only once `welcome` arrived; clicking Join does not wait for that.
+  const ids = await Promise.all(pages.map((p) => selfIdOf(p)));
   const out: Record<string, PeerStats[]> = {};
   for (let i = 0; i < pages.length; i++) {
     const others = ids.filter((_, j) => j !== i);

@@ -2,7 +2,7 @@ import jwt from "jsonwebtoken";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createRoom } from "../helpers/server.js";
-import { allDecodeFromAll, eventually, info, join, stats, type CallPage, callFixture } from "./call-helpers.js";
+import { allDecodeFromAll, joinAll, eventually, info, join, stats, type CallPage, callFixture } from "./call-helpers.js";
 
 describe("call page: waiting room and in-call controls", () => {
   const call = callFixture();
@@ -78,10 +78,7 @@ describe("call page: waiting room and in-call controls", () => {
 
   it("the host ends the call for everyone", async () => {
     const room = await createRoom(call.server, { participants: [{ name: "Host", role: "host" }, { name: "Pat", role: "participant" }] });
-    const host = await join(call.browser, room.participants[0]!.joinUrl);
-    const pat = await join(call.browser, room.participants[1]!.joinUrl);
-    call.open.push(host, pat);
-    await allDecodeFromAll([host, pat]);
+    const [host, pat] = (await joinAll(call, room.participants)) as [CallPage, CallPage];
     await host.page.click("#ctl-leave");
     await host.page.click("#confirm-end-all");
     await pat.page.waitForSelector('.end-state[data-state="ended"]', { timeout: 20_000 });

@@ -160,6 +160,15 @@ export async function allDecodeFromAll(pages: CallPage[], timeoutMs = 60_000): P
   return out;
 }
 
+/** Each participant opens their link and joins, one after another; resolves once everyone decodes everyone's video. */
+export async function joinAll(call: CallFixture, participants: { joinUrl: string }[]): Promise<CallPage[]> {
+  const pages: CallPage[] = [];
+  for (const p of participants) pages.push(await join(call.browser, p.joinUrl));
+  call.open.push(...pages);
+  await allDecodeFromAll(pages);
+  return pages;
+}
+
 /** Frames decoded from `peerId` now; used to prove media keeps flowing (the count grows). */
 export async function framesFrom(c: CallPage, peerId: string): Promise<number> {
   const s = await stats(c);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createRoom } from "../helpers/server.js";
-import { allDecodeFromAll, clickJoin, eventually, info, join, keepsFlowing, openCall, stats, type CallPage, callFixture } from "./call-helpers.js";
+import { allDecodeFromAll, joinAll, clickJoin, eventually, info, join, keepsFlowing, openCall, stats, type CallPage, callFixture } from "./call-helpers.js";
 
 /** The ICE username fragment of each link: a new RTCPeerConnection (or an ICE restart) changes it. */
 async function ufrags(c: CallPage): Promise<Record<string, string | undefined>> {
@@ -19,10 +19,7 @@ describe("call page: the server restarts mid-call", () => {
         { id: "cleo", name: "Cleo", role: "participant" },
       ],
     });
-    const a = await join(call.browser, room.participants[0]!.joinUrl);
-    const b = await join(call.browser, room.participants[1]!.joinUrl);
-    call.open.push(a, b);
-    await allDecodeFromAll([a, b]);
+    const [a, b] = (await joinAll(call, room.participants.slice(0, 2))) as [CallPage, CallPage];
     const linksBefore = { a: await ufrags(a), b: await ufrags(b) };
     assert.ok(linksBefore.a.ben && linksBefore.b.ana, JSON.stringify(linksBefore));
 

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { join as pathJoin } from "node:path";
 import { describe, it } from "node:test";
 import { createRoom } from "../helpers/server.js";
-import { allDecodeFromAll, clickJoin, eventually, join, type CallPage, callFixture } from "./call-helpers.js";
+import { allDecodeFromAll, joinAll, clickJoin, eventually, join, type CallPage, callFixture } from "./call-helpers.js";
 
 type RecState = { consent: boolean | null; active: boolean; recordingId: string | null; lastError: string | null; resumed: number; progress: { state: string; pending: number } | null; included: string[] | null };
 const recState = (c: CallPage) => c.page.evaluate(() => (window as unknown as { __parleyRecording?: unknown }).__parleyRecording ?? null) as Promise<RecState | null>;
@@ -19,10 +19,7 @@ describe("recordings in the call page (real Chromium)", () => {
         { id: "pat-1", name: "Pat Patient", role: "participant" },
       ],
     });
-    const host = await join(call.browser, room.participants[0]!.joinUrl);
-    const pat = await join(call.browser, room.participants[1]!.joinUrl);
-    call.open.push(host, pat);
-    await allDecodeFromAll([host, pat]);
+    const [host, pat] = (await joinAll(call, room.participants.slice(0, 2))) as [CallPage, CallPage];
     return { room, host, pat };
   };
 
@@ -94,10 +91,7 @@ describe("recordings in the call page (real Chromium)", () => {
         { id: "late-2", name: "Lee Late", role: "participant" },
       ],
     });
-    const host = await join(call.browser, room.participants[0]!.joinUrl);
-    const pat = await join(call.browser, room.participants[1]!.joinUrl);
-    call.open.push(host, pat);
-    await allDecodeFromAll([host, pat]);
+    const [host, pat] = (await joinAll(call, room.participants.slice(0, 2))) as [CallPage, CallPage];
     for (const c of [host, pat]) {
       await c.page.waitForSelector("#rec-consent-yes", { timeout: 30_000 });
       await c.page.click("#rec-consent-yes");
